@@ -1,0 +1,247 @@
+"""The admin a store owner uses to see what crosssell recorded.
+
+Orders, lines, refunds and consumption come from the platforms, so they are read-only here;
+the raw payloads are shown as formatted JSON for support and audits.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from .models import (
+    Consumption,
+    Customer,
+    CustomerConsent,
+    Item,
+    Order,
+    OrderLine,
+    Refund,
+    Store,
+)
+from .money import format_amount
+
+
+def _pretty_json(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html(
+        '<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>',
+        text,
+    )
+
+
+class RawPayloadMixin:
+    @admin.display(description="Raw payload")
+    def raw_payload(self, obj: Any) -> str:
+        return _pretty_json(obj.raw)
+
+
+class ReadOnlyMixin:
+    """Rows that only the platform writes: viewable, not editable or addable by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "platform",
+        "external_id",
+        "currency",
+        "timezone",
+        "is_active",
+        "order_count",
+    ]
+    list_filter = ["platform", "is_active", "currency"]
+    search_fields = ["name", "external_id"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Store]:
+        return super().get_queryset(request).annotate(order_count=Count("orders"))
+
+    @admin.display(description="Orders", ordering="order_count")
+    def order_count(self, obj: Store) -> int:
+        return obj.order_count  # type: ignore[attr-defined]
+
+
+class CustomerConsentInline(admin.TabularInline):
+    model = CustomerConsent
+    extra = 0
+    fields = ["channel", "granted", "source", "recorded_at"]
+
+
+class ConsentListFilter(admin.SimpleListFilter):
+    title = "marketing consent"
+    parameter_name = "consent"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(c, f"Granted: {c}") for c, _ in CustomerConsent._meta.get_field("channel").choices] + [
+            ("none", "No marketing consent")
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+        if self.value() == "none":
+            return queryset.exclude(consents__granted=True)
+        if self.value():
+            return queryset.filter(consents__channel=self.value(), consents__granted=True)
+        return queryset
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = [
+        "email",
+        "store",
+        "first_name",
+        "last_name",
+        "country",
+        "locale",
+        "order_count",
+        "unsubscribed_at",
+    ]
+    list_filter = [
+        "store",
+        ConsentListFilter,
+        "country",
+        ("unsubscribed_at", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["email", "first_name", "last_name", "external_id", "phone"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [CustomerConsentInline]
+    list_select_related = ["store"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+        return super().get_queryset(request).annotate(order_count=Count("orders"))
+
+    @admin.display(description="Orders", ordering="order_count")
+    def order_count(self, obj: Customer) -> int:
+        return obj.order_count  # type: ignore[attr-defined]
+
+
+@admin.register(Item)
+class ItemAdmin(RawPayloadMixin, admin.ModelAdmin):
+    list_display = [
+        "title",
+        "kind",
+        "store",
+        "price_display",
+        "margin_display",
+        "available",
+        "external_id",
+    ]
+    list_filter = ["store", "kind", "available", "level", "language"]
+    search_fields = ["title", "external_id", "description"]
+    readonly_fields = ["raw_payload", "created_at", "updated_at"]
+    exclude = ["raw"]
+    raw_id_fields = ["parent"]
+    list_select_related = ["store"]
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, obj: Item) -> str:
+        return format_amount(obj.price, obj.currency)
+
+    @admin.display(description="Unit margin")
+    def margin_display(self, obj: Item) -> str:
+        margin = obj.unit_margin
+        return "-" if margin is None else format_amount(margin, obj.currency)
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = ["position", "item", "quantity", "unit_price"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    fields = ["external_id", "amount", "currency", "occurred_at", "reason"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyMixin, RawPayloadMixin, admin.ModelAdmin):
+    list_display = [
+        "external_id",
+        "store",
+        "customer",
+        "placed_at",
+        "total_display",
+        "status",
+        "revision",
+    ]
+    list_filter = [
+        "store",
+        "status",
+        "currency",
+        ("placed_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["external_id", "customer__email", "lines__item__title"]
+    date_hierarchy = "placed_at"
+    inlines = [OrderLineInline, RefundInline]
+    exclude = ["raw"]
+    readonly_fields = ["raw_payload"]
+    list_select_related = ["store", "customer"]
+    show_full_result_count = False
+
+    @admin.display(description="Total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return format_amount(obj.total, obj.currency)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyMixin, RawPayloadMixin, admin.ModelAdmin):
+    list_display = [
+        "external_id",
+        "order",
+        "amount",
+        "currency",
+        "occurred_at",
+        "store",
+    ]
+    list_filter = ["store", "currency"]
+    search_fields = ["external_id", "order__external_id", "reason"]
+    exclude = ["raw"]
+    readonly_fields = ["raw_payload"]
+    list_select_related = ["order", "store"]
+
+
+@admin.register(Consumption)
+class ConsumptionAdmin(ReadOnlyMixin, RawPayloadMixin, admin.ModelAdmin):
+    list_display = [
+        "customer",
+        "item",
+        "progress_display",
+        "completed_at",
+        "last_event_at",
+        "events",
+        "store",
+    ]
+    list_filter = ["store", ("completed_at", admin.EmptyFieldListFilter), "item__kind"]
+    search_fields = ["customer__email", "item__title"]
+    exclude = ["raw"]
+    readonly_fields = ["raw_payload"]
+    list_select_related = ["customer", "item", "store"]
+
+    @admin.display(description="Progress", ordering="progress")
+    def progress_display(self, obj: Consumption) -> str:
+        return f"{obj.progress:.0%}"

@@ -1,0 +1,146 @@
+"""The ``CROSSSELL`` settings dict: documented defaults, live lookup, validation.
+
+In your project's settings::
+
+    CROSSSELL = {
+        "ATTRIBUTION_WINDOW_DAYS": 7,
+        "PLATFORMS": {"oscar": {"STORE_NAME": "My shop"}},
+    }
+
+Every key is optional. Values are read on each access (so ``override_settings`` works)
+and validated at start-up by Django's system-check framework (``manage.py check``): a wrong
+value is reported as ``crosssell.E00x`` with a hint that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings as django_settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented key of the ``CROSSSELL`` dict."""
+
+    default: Any
+    doc: str
+    #: returns None when the value is valid, else a description of what is wrong.
+    validate: Callable[[Any], str | None]
+    #: what to write instead, shown as the system check's hint.
+    hint: str
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer, got {type(value).__name__} {value!r}"
+        if not low <= value <= high:
+            return f"must be between {low} and {high}, got {value}"
+        return None
+
+    return check
+
+
+def _fraction(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number between 0 and 1, got {type(value).__name__} {value!r}"
+    if not 0 < value <= 1:
+        return f"must be greater than 0 and at most 1, got {value}"
+    return None
+
+
+def _platforms(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return f"must be a dict of platform id -> options dict, got {type(value).__name__}"
+    for key, options in value.items():
+        if not isinstance(key, str) or not isinstance(options, Mapping):
+            return f"entry {key!r} must map a platform id (str) to a dict of options"
+    return None
+
+
+SETTINGS: dict[str, Setting] = {
+    "MAX_EVENT_BYTES": Setting(
+        default=1_048_576,
+        doc="Largest accepted event, measured as the JSON size of its raw payload plus its fields. "
+        "Bigger deliveries are rejected with PayloadTooLarge before anything is written.",
+        validate=_int_between(1_024, 64 * 1_048_576),
+        hint='Use a byte count such as "MAX_EVENT_BYTES": 1048576 (1 MiB).',
+    ),
+    "MAX_LINES_PER_ORDER": Setting(
+        default=500,
+        doc="Largest number of lines accepted in one purchase.",
+        validate=_int_between(1, 100_000),
+        hint='Use a positive integer such as "MAX_LINES_PER_ORDER": 500.',
+    ),
+    "ATTRIBUTION_WINDOW_DAYS": Setting(
+        default=7,
+        doc="Days after a recommendation during which a purchase of the recommended item counts as a conversion.",
+        validate=_int_between(1, 365),
+        hint='Use a number of days between 1 and 365, for example "ATTRIBUTION_WINDOW_DAYS": 7.',
+    ),
+    "CONSUMPTION_COMPLETE_AT": Setting(
+        default=0.9,
+        doc="Progress (0-1) from which a film or module counts as finished.",
+        validate=_fraction,
+        hint='Use a fraction such as "CONSUMPTION_COMPLETE_AT": 0.9 (90 % watched).',
+    ),
+    "PLATFORMS": Setting(
+        default={},
+        doc="Per-platform options, keyed by platform id (oscar, shopify, teachable, vimeo_ott, "
+        "stripe). Each integration documents and checks its own keys.",
+        validate=_platforms,
+        hint='Write "PLATFORMS": {"oscar": {"STORE_NAME": "My shop"}}.',
+    ),
+}
+
+
+class CrossSellSettings:
+    """Attribute access to ``settings.CROSSSELL`` with defaults, read live on every access."""
+
+    def _user_settings(self) -> Mapping[str, Any]:
+        value = getattr(django_settings, "CROSSSELL", None)
+        return value if isinstance(value, Mapping) else {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in SETTINGS:
+            raise AttributeError(f"CROSSSELL has no setting {name!r}")
+        return self._user_settings().get(name, SETTINGS[name].default)
+
+    def platform(self, platform_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """Options for one platform: ``defaults`` updated with ``CROSSSELL["PLATFORMS"][id]``."""
+        options = dict(defaults)
+        options.update(self.PLATFORMS.get(platform_id, {}))
+        return options
+
+
+crosssell_settings = CrossSellSettings()
+
+
+def validation_errors() -> list[tuple[str, str, str]]:
+    """Problems in the user's ``CROSSSELL`` dict as ``(check id, message, hint)`` tuples."""
+    raw = getattr(django_settings, "CROSSSELL", {})
+    if not isinstance(raw, Mapping):
+        return [
+            (
+                "crosssell.E001",
+                f"CROSSSELL must be a dict, got {type(raw).__name__}.",
+                "Write CROSSSELL = {} (or remove it) and add only the keys you want to change.",
+            )
+        ]
+    problems = []
+    for key, value in raw.items():
+        spec = SETTINGS.get(key)
+        if spec is None:
+            close = difflib.get_close_matches(str(key), SETTINGS, n=1)
+            hint = f'Did you mean "{close[0]}"? ' if close else ""
+            hint += "Known keys: " + ", ".join(sorted(SETTINGS)) + "."
+            problems.append(("crosssell.E002", f"CROSSSELL has an unknown key {key!r}.", hint))
+            continue
+        error = spec.validate(value)
+        if error:
+            problems.append(("crosssell.E003", f'CROSSSELL["{key}"] {error}.', spec.hint))
+    return problems

@@ -1,0 +1,17 @@
+"""crosssell's models, one module per aggregate. Every row belongs to a Store (the tenant)."""
+
+from .catalog import Item
+from .customer import Customer, CustomerConsent
+from .order import Consumption, Order, OrderLine, Refund
+from .store import Store
+
+__all__ = [
+    "Consumption",
+    "Customer",
+    "CustomerConsent",
+    "Item",
+    "Order",
+    "OrderLine",
+    "Refund",
+    "Store",
+]

@@ -1,0 +1,19 @@
+"""Public signals. Receivers should take ``**kwargs`` and stay fast (enqueue slow work).
+
+All purchase signals are sent after the recording transaction has committed, so receivers
+see the stored rows, and a receiver that raises is logged without undoing the purchase.
+"""
+
+from django.dispatch import Signal
+
+#: A purchase was recorded for the first time.
+#: kwargs: ``order`` (crosssell Order), ``event`` (the PurchaseEvent). Sent once per order, even
+#: when the platform delivers the same order several times or concurrently.
+purchase_recorded = Signal()
+
+#: A later delivery changed the lines of an already recorded order.
+#: kwargs: ``order``, ``event``, ``previous_lines`` (list of (item external id, quantity, unit price)).
+purchase_updated = Signal()
+
+#: A refund was recorded for the first time. kwargs: ``refund``, ``order``, ``event``.
+refund_recorded = Signal()

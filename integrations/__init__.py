@@ -1,0 +1,1 @@
+"""Platform adapters. Each sub-package is a small Django app; the core never imports them."""

@@ -1,0 +1,88 @@
+"""Signal receivers. They never raise into Oscar: a failing receiver would leave the order
+saved while the customer sees an error and cannot retry (Oscar uses ``Signal.send``).
+
+Work is deferred until the checkout's transaction commits, then handed to Celery. Every
+failure is logged with the order number; ``manage.py crosssell_oscar_sync --orders`` records
+anything that was missed (recording is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from oscar.core.loading import get_class, get_model
+
+logger = logging.getLogger(__name__)
+
+
+def connect() -> None:
+    order_placed = get_class("order.signals", "order_placed")
+    order_placed.connect(on_order_placed, dispatch_uid="crosssell_oscar_order_placed")
+    post_save.connect(
+        on_product_saved,
+        sender=get_model("catalogue", "Product"),
+        dispatch_uid="crosssell_oscar_product",
+    )
+    post_save.connect(
+        on_stockrecord_saved,
+        sender=get_model("partner", "StockRecord"),
+        dispatch_uid="crosssell_oscar_stockrecord",
+    )
+
+
+def _after_commit(description: str, func: Callable[[], Any]) -> None:
+    """Run ``func`` once the current transaction commits; log, never raise, any failure."""
+
+    def run() -> None:
+        try:
+            func()
+        except Exception:
+            logger.exception("crosssell could not %s; the store is unaffected", description)
+
+    try:
+        transaction.on_commit(run)
+    except Exception:
+        logger.exception("crosssell could not schedule: %s", description)
+
+
+def on_order_placed(sender: Any, order: Any = None, **kwargs: Any) -> None:
+    try:
+        order_pk, number = order.pk, order.number
+    except Exception:
+        logger.exception("crosssell received order_placed without a usable order (%r)", order)
+        return
+    from .tasks import record_oscar_order
+
+    _after_commit(f"record Oscar order {number}", lambda: record_oscar_order.delay(order_pk))
+
+
+def _sync_enabled() -> bool:
+    from .adapter import OscarAdapter
+
+    try:
+        return bool(OscarAdapter().options()["SYNC_CATALOG_ON_SAVE"])
+    except Exception:
+        logger.exception("crosssell could not read its Oscar options")
+        return False
+
+
+def on_product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if raw or not _sync_enabled():
+        return
+    from .tasks import sync_oscar_product
+
+    product_pk = instance.pk
+    _after_commit(f"sync Oscar product {product_pk}", lambda: sync_oscar_product.delay(product_pk))
+
+
+def on_stockrecord_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if raw or not _sync_enabled():
+        return
+    from .tasks import sync_oscar_product
+
+    product_pk = instance.product_id
+    _after_commit(f"sync Oscar product {product_pk}", lambda: sync_oscar_product.delay(product_pk))
