@@ -113,8 +113,15 @@ class CrossSellSettings:
     def platform(self, platform_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
         """Options for one platform: ``defaults`` updated with ``CROSSSELL["PLATFORMS"][id]``."""
         options = dict(defaults)
-        options.update(self.PLATFORMS.get(platform_id, {}))
+        options.update(self.platform_overrides(platform_id))
         return options
+
+    def platform_overrides(self, platform_id: str) -> Mapping[str, Any]:
+        """What the user wrote for one platform ({} if nothing, or if it is not a dict:
+        the ``crosssell.E003`` check reports that)."""
+        platforms = self.PLATFORMS
+        given = platforms.get(platform_id, {}) if isinstance(platforms, Mapping) else {}
+        return given if isinstance(given, Mapping) else {}
 
 
 crosssell_settings = CrossSellSettings()

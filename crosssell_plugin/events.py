@@ -126,10 +126,22 @@ def _json_mapping(path: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidEvent(path, f"must be a JSON object, got {type(value).__name__}")
     try:
-        json.dumps(value, default=_reject)
+        text = json.dumps(value, default=_reject)
     except (TypeError, ValueError) as err:
         raise InvalidEvent(path, f"must be JSON-serializable: {err}") from None
+    if "\\u0000" in text and _has_nul(value):
+        raise InvalidEvent(path, "contains the character U+0000, which databases cannot store in JSON")
     return dict(value)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _reject(obj: Any) -> Any:
@@ -597,6 +609,10 @@ def _from_dict(cls: type[T], data: Any, path: str) -> T:
             path or cls.__name__,
             f"unknown field(s): {', '.join(sorted(map(str, unknown)))}",
         )
+    for name, spec in names.items():
+        required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+        if required and name not in data:
+            raise InvalidEvent(f"{path}.{name}" if path else name, "is required")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         where = f"{path}.{name}" if path else name
@@ -615,8 +631,6 @@ def _from_dict(cls: type[T], data: Any, path: str) -> T:
         kwargs[name] = value
     try:
         return cls(**kwargs)
-    except TypeError as err:  # a required field is missing
-        raise InvalidEvent(path or cls.__name__, str(err).split(".", 1)[-1].strip()) from None
     except InvalidEvent as err:
         # CatalogItem validates itself under the name "item"; report where it sits in the event.
         if cls is CatalogItem and path and err.field.startswith("item"):

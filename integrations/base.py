@@ -58,8 +58,7 @@ class PlatformAdapter:
 
     def unknown_options(self) -> list[str]:
         """Keys in the user's options that this adapter does not know (typo protection)."""
-        given = crosssell_settings.PLATFORMS.get(self.platform_id, {})
-        return sorted(set(given) - set(self.option_defaults))
+        return sorted(set(crosssell_settings.platform_overrides(self.platform_id)) - set(self.option_defaults))
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

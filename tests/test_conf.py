@@ -1,0 +1,60 @@
+"""CROSSSELL settings: defaults, live reads, and system checks with instructive hints."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from crosssell_plugin.conf import SETTINGS, crosssell_settings
+
+
+def _errors() -> list[checks.CheckMessage]:
+    return [m for m in checks.run_checks() if m.id and m.id.startswith("crosssell.")]
+
+
+def test_defaults_and_live_overrides(settings) -> None:
+    settings.CROSSSELL = {}
+    assert crosssell_settings.ATTRIBUTION_WINDOW_DAYS == 7
+    assert crosssell_settings.MAX_EVENT_BYTES == 1_048_576
+    settings.CROSSSELL = {"ATTRIBUTION_WINDOW_DAYS": 14}
+    assert crosssell_settings.ATTRIBUTION_WINDOW_DAYS == 14
+    with pytest.raises(AttributeError, match="no setting 'NOPE'"):
+        _ = crosssell_settings.NOPE
+
+
+def test_valid_settings_pass(settings) -> None:
+    settings.CROSSSELL = {"ATTRIBUTION_WINDOW_DAYS": 3, "CONSUMPTION_COMPLETE_AT": 0.8, "PLATFORMS": {"oscar": {}}}
+    assert _errors() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "check_id", "message", "hint"),
+    [
+        ("not a dict", "crosssell.E001", "must be a dict", "CROSSSELL = {}"),
+        ({"ATRIBUTION_WINDOW_DAYS": 7}, "crosssell.E002", "unknown key", 'Did you mean "ATTRIBUTION_WINDOW_DAYS"'),
+        ({"ATTRIBUTION_WINDOW_DAYS": "7"}, "crosssell.E003", "must be an integer", '"ATTRIBUTION_WINDOW_DAYS": 7'),
+        ({"ATTRIBUTION_WINDOW_DAYS": 0}, "crosssell.E003", "between 1 and 365", "between 1 and 365"),
+        ({"MAX_EVENT_BYTES": True}, "crosssell.E003", "must be an integer", "1048576"),
+        ({"CONSUMPTION_COMPLETE_AT": 90}, "crosssell.E003", "at most 1", "0.9"),
+        ({"PLATFORMS": {"oscar": "yes"}}, "crosssell.E003", "entry 'oscar'", '"PLATFORMS": {"oscar"'),
+    ],
+)
+def test_wrong_values_give_a_check_error_with_a_hint(settings, value, check_id, message, hint) -> None:
+    settings.CROSSSELL = value
+    errors = _errors()
+    assert [e.id for e in errors] == [check_id]
+    assert message in errors[0].msg and hint in errors[0].hint
+
+
+def test_manage_py_check_fails_on_a_wrong_setting(settings) -> None:
+    settings.CROSSSELL = {"MAX_LINES_PER_ORDER": -1}
+    with pytest.raises(SystemCheckError, match="crosssell.E003"):
+        call_command("check")
+
+
+def test_every_setting_is_documented_with_a_valid_default() -> None:
+    for name, spec in SETTINGS.items():
+        assert spec.doc and spec.hint, name
+        assert spec.validate(spec.default) is None, name
