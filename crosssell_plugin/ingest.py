@@ -166,6 +166,9 @@ def _fingerprint(event: PurchaseEvent) -> str:
 def _create_or_lock_order(
     store: Store, customer: Customer, event: PurchaseEvent, fingerprint: str
 ) -> tuple[Order, bool]:
+    existing = Order.objects.select_for_update().filter(store=store, external_id=event.order_id).first()
+    if existing is not None:  # the common re-delivery: no failed insert, no savepoint rollback
+        return existing, False
     try:
         with transaction.atomic():
             order = Order.objects.create(

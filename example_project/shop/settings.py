@@ -98,9 +98,17 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
-HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}
-# The simple backend cannot update an index; the realtime processor would warn on every save.
-HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"
+# Oscar browses the catalogue through Haystack; Whoosh is a pure-Python index on disk, so the
+# demo needs no search server. Products are indexed as they are saved.
+HAYSTACK_CONNECTIONS = {
+    "default": {
+        "ENGINE": "haystack.backends.whoosh_backend.WhooshEngine",
+        "PATH": os.environ.get("DJANGO_WHOOSH_PATH", str(BASE_DIR / "whoosh_index")),
+    }
+}
+HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.RealtimeSignalProcessor"
+# Whoosh cannot facet; without this Oscar asks for price-range facets and Whoosh warns on every page.
+OSCAR_SEARCH_FACETS = {"fields": {}, "queries": {}}
 
 OSCAR_SHOP_NAME = "Reel & Learn"
 OSCAR_SHOP_TAGLINE = "Films, courses and merch"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set everything up and start the demo store at http://127.0.0.1:8000 (SQLite, no services).
+# Admin: http://127.0.0.1:8000/admin/ (admin / admin). Safe to run again.
+source "$(dirname "$0")/_setup.sh"
+cd "$ROOT"
+
+setup_venv demo
+cd "$ROOT/example_project"
+PY="$VENV/bin/python"
+
+log "Migrating the database"
+"$PY" manage.py migrate --noinput -v 0
+log "Seeding the demo catalogue and purchase history (first run only)"
+"$PY" manage.py seed_demo --if-empty
+log "Updating the catalogue search index"
+"$PY" manage.py update_index --remove -v 0
+"$PY" manage.py shell -c '
+from django.contrib.auth import get_user_model
+User = get_user_model()
+if not User.objects.filter(username="admin").exists():
+    User.objects.create_superuser("admin", "admin@example.com", "admin")
+    print("Created the demo superuser admin / admin")
+'
+log "Demo store: http://127.0.0.1:8000/   admin: http://127.0.0.1:8000/admin/ (admin / admin)"
+exec "$PY" manage.py runserver "${CROSSSELL_DEMO_ADDR:-127.0.0.1:8000}"
