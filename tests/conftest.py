@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -52,3 +54,34 @@ def purchase_event(order_id: str = "1001", *, lines: Any = None, **overrides: An
     }
     values.update(overrides)
     return PurchaseEvent(**values)
+
+
+_UNSET = object()
+
+
+@contextmanager
+def celery_configured(**conf: Any) -> Iterator[Any]:
+    """Reconfigure the project's Celery app (broker, eagerness...) and restore it afterwards.
+
+    The app caches its connection pool, producer pool and result backend, each bound to the broker
+    and backend of the moment it was first used (even an eager ``.delay()`` creates them): they are
+    cleared on the way in so the new configuration takes effect, and put back on the way out. Pools
+    are not closed: kombu keeps them in process-wide registries and would hand a closed one out again.
+    """
+    from shop.celery import app
+
+    local = app._local.__dict__  # a non-thread-safe result backend is cached per thread
+    saved_state = (app._pool, app.amqp._producer_pool, app._backend_cache, local.get("backend", _UNSET))
+    saved_conf = {key: app.conf[key] for key in conf}
+    app.conf.update(conf)
+    app._pool = app.amqp._producer_pool = app._backend_cache = None
+    local.pop("backend", None)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved_conf)
+        app._pool, app.amqp._producer_pool, app._backend_cache, backend = saved_state
+        if backend is _UNSET:
+            local.pop("backend", None)
+        else:
+            local["backend"] = backend

@@ -16,7 +16,7 @@ from crosssell_plugin.models import Order, Store
 from crosssell_plugin.tasks import record_purchase_task
 from shop.celery import app
 
-from .conftest import STORE_REF, purchase_event
+from .conftest import STORE_REF, celery_configured, purchase_event
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("CROSSSELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -55,14 +55,8 @@ def test_plugin_tasks_are_registered() -> None:
 @pytest.fixture
 def real_broker() -> Iterator[str]:
     """Point the test process's Celery app at Redis (not eager) and restore it afterwards."""
-    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
-    app._pool = None  # connection pools are per broker URL: the next send picks Redis's
-    try:
+    with celery_configured(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False):
         yield REDIS_URL
-    finally:
-        app.conf.update(saved)
-        app._pool = None
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def test_wrong_values_give_a_check_error_with_a_hint(settings, value, check_id, 
 
 def test_manage_py_check_fails_on_a_wrong_setting(settings) -> None:
     settings.CROSSSELL = {"MAX_LINES_PER_ORDER": -1}
-    with pytest.raises(SystemCheckError, match="crosssell.E003"):
+    with pytest.raises(SystemCheckError, match=r"crosssell\.E003"):
         call_command("check")
 
 

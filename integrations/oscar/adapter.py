@@ -155,7 +155,7 @@ class OscarAdapter(PlatformAdapter):
 
     def _attributes(self, product: Any) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for value in product.attribute_values.all():
+        for value in product.get_attribute_values():  # a child inherits its parent's values, as in Oscar
             raw = value.value
             if hasattr(raw, "all"):  # multi-option: a queryset of options
                 raw = [str(option) for option in raw.all()]
@@ -241,12 +241,16 @@ class OscarAdapter(PlatformAdapter):
             available=line.product_id is not None,
         )
 
-    def iter_orders(self, store: Store | None = None, since: datetime | None = None) -> Iterable[PurchaseEvent]:
+    def orders(self, since: datetime | None = None) -> Iterator[Any]:
+        """Placed Oscar orders, oldest first (those placed at or after ``since`` if given)."""
         Order = get_model("order", "Order")
         orders = Order.objects.select_related("user", "shipping_address", "billing_address").order_by("date_placed")
         if since is not None:
             orders = orders.filter(date_placed__gte=since)
-        for order in orders.iterator(chunk_size=200):
+        return orders.iterator(chunk_size=200)
+
+    def iter_orders(self, store: Store | None = None, since: datetime | None = None) -> Iterable[PurchaseEvent]:
+        for order in self.orders(since):
             yield self.order_to_event(order)
 
 

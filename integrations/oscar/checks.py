@@ -42,7 +42,7 @@ def check_oscar_options(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     from crosssell_plugin.events import ItemKind
 
     valid = {k.value for k in ItemKind}
-    if not isinstance(kinds, dict) or any(v not in valid for v in kinds.values()):
+    if not isinstance(kinds, dict) or any(not isinstance(v, str) or v not in valid for v in kinds.values()):
         errors.append(
             checks.Error(
                 f'CROSSSELL["PLATFORMS"]["oscar"]["KIND_BY_PRODUCT_CLASS"] must map product class slugs to item '

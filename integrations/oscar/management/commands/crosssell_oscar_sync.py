@@ -68,13 +68,15 @@ class Command(BaseCommand):
         started = time.monotonic()
         counts = {"recorded": 0, "updated": 0, "unchanged": 0, "failed": 0}
         progress = self._progress("orders")
-        for n, event in enumerate(adapter.iter_orders(store, since), start=1):
+        # The event is built inside the try: one order that cannot become a valid event (say, a deleted
+        # customer's order without an email) is counted as failed instead of ending the whole backfill.
+        for n, order in enumerate(adapter.orders(since), start=1):
             try:
-                result = record_purchase(event)
+                result = record_purchase(adapter.order_to_event(order))
             except InvalidEvent as err:
                 counts["failed"] += 1
-                logger.error("Oscar order %s was not recorded: %s", event.order_id, err)
-                self.stderr.write(f"\norder {event.order_id}: {err}")
+                logger.error("Oscar order %s was not recorded: %s", order.number, err)
+                self.stderr.write(f"\norder {order.number}: {err}")
             else:
                 counts["recorded" if result.created else "updated" if result.updated else "unchanged"] += 1
             progress(n)
