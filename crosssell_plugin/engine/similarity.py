@@ -107,7 +107,7 @@ def transitions_with_counts(
     new_step = new_user | np.r_[True, times[1:] != times[:-1]]
     step = np.cumsum(new_step)
     step = step - np.maximum.accumulate(np.where(new_user, step, 0))
-    rows, cols, vals = [], [], []
+    rows, cols, vals, later = [], [], [], []
     for offset in range(1, window * 4 + 1):
         if offset >= len(users):
             break
@@ -117,24 +117,24 @@ def transitions_with_counts(
         ok = (gap >= 0) & (gap <= window)
         src, dst = items[a][same][ok], items[b][same][ok]
         weight = np.power(decay, np.maximum(gap[ok] - 1, 0)).astype(np.float32)
-        rows.append(src)
-        cols.append(dst)
-        vals.append(weight)
         together = gap[ok] == 0  # same order: also the other direction
-        rows.append(dst[together])
-        cols.append(src[together])
-        vals.append(weight[together])
+        rows += [src, dst[together]]
+        cols += [dst, src[together]]
+        vals += [weight, weight[together]]
+        later += [~together, np.zeros(int(together.sum()), bool)]
     if rows:
         r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        is_later = np.concatenate(later)
     else:
         r = c = np.array([], np.int32)
         v = np.array([], np.float32)
+        is_later = np.array([], bool)
     t = sp.csr_matrix((v, (r, c)), shape=(n, n), dtype=np.float32)
     t.sum_duplicates()
     t.setdiag(0)
     t.eliminate_zeros()
-    # customers who bought column j within ``window`` steps after (or with) row i
-    counts = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, n))
+    # customers who bought column j in a later order, within ``window`` orders after row i
+    counts = sp.csr_matrix((np.ones(int(is_later.sum()), np.float32), (r[is_later], c[is_later])), shape=(n, n))
     counts.sum_duplicates()
     out_mass = np.asarray(t.sum(axis=1)).ravel()
     scale = np.power(np.maximum(out_mass, 1e-9), -beta).astype(np.float32)

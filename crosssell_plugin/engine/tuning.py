@@ -62,16 +62,16 @@ def holdout(data: Interactions, *, max_users: int = 1500, seed: int = 0) -> tupl
     return train, requests
 
 
-def _recall(scores: np.ndarray, candidates: np.ndarray, targets: frozenset[int], k: int) -> float:
-    top = candidates[np.lexsort((candidates, -scores))[:k]]
-    return len(targets.intersection(top.tolist())) / min(k, len(targets))
+def _recall(scores: np.ndarray, target_mask: np.ndarray, n_targets: int, k: int) -> float:
+    top = np.argpartition(-scores, k)[:k] if len(scores) > k else slice(None)
+    return float(target_mask[top].sum()) / min(k, n_targets)
 
 
 @dataclass
 class _Prepared:
-    candidates: np.ndarray
     signals: np.ndarray  # candidates x signals, each column scaled to max 1
-    targets: frozenset[int]
+    target_mask: np.ndarray  # which candidates are targets
+    n_targets: int
 
 
 def _prepare(model: HybridModel, held: HeldOut, pool: int = 200) -> _Prepared | None:
@@ -94,7 +94,8 @@ def _prepare(model: HybridModel, held: HeldOut, pool: int = 200) -> _Prepared | 
         return None
     candidates = np.array(sorted(cand), np.int64)
     matrix = np.stack([c[candidates] if c is not None else np.zeros(len(candidates)) for c in cols], axis=1)
-    return _Prepared(candidates, matrix.astype(np.float32), held.targets)
+    target_mask = np.isin(candidates, np.fromiter(held.targets, np.int64))
+    return _Prepared(matrix.astype(np.float32), target_mask, len(held.targets))
 
 
 def _search(prepared: list[_Prepared], start: dict[str, float], k: int) -> tuple[dict[str, float], float]:
@@ -103,7 +104,7 @@ def _search(prepared: list[_Prepared], start: dict[str, float], k: int) -> tuple
     def score(w: np.ndarray) -> float:
         if not w.any():
             return -1.0
-        return float(np.mean([_recall(p.signals @ w, p.candidates, p.targets, k) for p in prepared]))
+        return float(np.mean([_recall(p.signals @ w, p.target_mask, p.n_targets, k) for p in prepared]))
 
     best = score(weights)
     for _ in range(3):  # coordinate ascent, a few sweeps
@@ -129,9 +130,10 @@ def tune(
     if not held:
         return params, {}
     best_params, best_total, report = params, -1.0, {}
+    model = HybridModel(params).fit(train, items)  # the half-life only changes how requests are read
     for half_life in HALF_LIVES:
         candidate = replace(params, history_half_life=half_life)
-        model = HybridModel(candidate).fit(train, items)
+        model.params = candidate
         weights, scores = {}, {}
         for task in Task:
             prepared = [p for h in held if h.task == task if (p := _prepare(model, h)) is not None]
