@@ -59,6 +59,9 @@ class Channel(StrEnum):
     IN_APP = "in_app"
 
 
+#: the largest quantity one order line may carry
+MAX_QUANTITY = 1_000_000
+
 # --- validation helpers -------------------------------------------------------------
 
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
@@ -430,6 +433,8 @@ class PurchaseLine:
             raise InvalidEvent(f"{path}.quantity", f"must be a whole number, got {self.quantity!r}")
         if self.quantity < 1:
             raise InvalidEvent(f"{path}.quantity", f"must be at least 1, got {self.quantity}")
+        if self.quantity > MAX_QUANTITY:
+            raise InvalidEvent(f"{path}.quantity", f"must be at most {MAX_QUANTITY:,}, got {self.quantity:,}")
         _set(self, "unit_price", _amount(f"{path}.unit_price", self.unit_price, currency))
 
 
@@ -476,7 +481,7 @@ class PurchaseEvent:
                 )
         _set(self, "lines", lines)
         computed = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
-        total = computed if self.total is None else _amount("total", self.total, currency)
+        total = _amount("total", computed if self.total is None else self.total, currency)
         _set(self, "total", total)
         _set(self, "raw", _json_mapping("raw", self.raw))
 

@@ -110,14 +110,17 @@ def record_purchase(event: PurchaseEvent) -> PurchaseResult:
         )
     with transaction.atomic():
         store = get_store(event.store)
-        customer = upsert_customer(store, event.customer)
-        items = _ensure_items(store, [line.item for line in event.lines])
         fingerprint = _fingerprint(event)
-        order, created = _create_or_lock_order(store, customer, event, fingerprint)
-        if created:
-            _write_lines(order, event, items)
-            transaction.on_commit(lambda: _send(purchase_recorded, order=order, event=event), robust=True)
-            return PurchaseResult(order, created=True, updated=False)
+        order = Order.objects.select_for_update().filter(store=store, external_id=event.order_id).first()
+        if order is None:
+            customer = upsert_customer(store, event.customer)
+            items = _ensure_items(store, [line.item for line in event.lines])
+            order, created = _create_or_lock_order(store, customer, event, fingerprint)
+            if created:
+                _write_lines(order, event, items)
+                transaction.on_commit(lambda: _send(purchase_recorded, order=order, event=event), robust=True)
+                return PurchaseResult(order, created=True, updated=False)
+        # A re-delivery: the order keeps the customer it was first recorded for.
         if event.updated_at and order.source_updated_at and event.updated_at < order.source_updated_at:
             logger.info(
                 "Ignored an older delivery of order %s (store %s)",
@@ -130,6 +133,7 @@ def record_purchase(event: PurchaseEvent) -> PurchaseResult:
                 order.source_updated_at = event.updated_at
                 order.save(update_fields=["source_updated_at", "updated_at"])
             return PurchaseResult(order, created=False, updated=False)
+        items = _ensure_items(store, [line.item for line in event.lines])
         previous = list(order.lines.values_list("item__external_id", "quantity", "unit_price"))
         order.lines.all().delete()
         order.total = event.total
@@ -166,9 +170,6 @@ def _fingerprint(event: PurchaseEvent) -> str:
 def _create_or_lock_order(
     store: Store, customer: Customer, event: PurchaseEvent, fingerprint: str
 ) -> tuple[Order, bool]:
-    existing = Order.objects.select_for_update().filter(store=store, external_id=event.order_id).first()
-    if existing is not None:  # the common re-delivery: no failed insert, no savepoint rollback
-        return existing, False
     try:
         with transaction.atomic():
             order = Order.objects.create(

@@ -28,6 +28,10 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+#: amounts are stored with 14 digits, 4 of them decimals
+MAX_AMOUNT = Decimal(10) ** 10
+
+
 def is_currency(code: object) -> bool:
     """True when ``code`` is an active ISO 4217 code written in upper case."""
     return isinstance(code, str) and code in CURRENCIES
@@ -55,6 +59,8 @@ def parse_amount(value: object, currency: str, *, allow_negative: bool = False) 
         raise ValueError(f"{value!r} is not a number") from None
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
+    if abs(amount) >= MAX_AMOUNT:
+        raise ValueError(f"{amount} is too large (the limit is below {MAX_AMOUNT:,})")
     if amount < 0 and not allow_negative:
         raise ValueError(f"must not be negative (got {amount})")
     places = minor_units(currency)

@@ -300,3 +300,23 @@ def test_catalog_item_validation_reaches_the_database_layer_untouched(store):
     with pytest.raises(InvalidEvent) as err:
         CatalogItem("x", "Title", "film", Decimal("1.00"), "EUR", runtime_minutes=-3)
     assert err.value.field == "item.runtime_minutes"
+
+
+def test_a_redelivery_with_another_customer_keeps_the_first_and_creates_none(store):
+    record_purchase(purchase_event())
+    result = record_purchase(purchase_event(customer=CustomerData(email="mallory@example.com")))
+    assert not result.created and not result.updated
+    assert list(Customer.objects.values_list("email", flat=True)) == ["ann@example.com"]
+    assert Order.objects.get().customer.email == "ann@example.com"
+
+
+def test_amounts_and_quantities_that_do_not_fit_the_columns_are_refused_before_any_query(store):
+    with pytest.raises(InvalidEvent) as err:
+        purchase_event(lines=(PurchaseLine(catalog_item(), 10**9, "1.00"),))
+    assert err.value.field == "lines[0].quantity"
+    with pytest.raises(InvalidEvent) as err:
+        purchase_event(lines=(PurchaseLine(catalog_item(), 1, "99999999999.00"),))
+    assert err.value.field == "lines[0].unit_price" and "too large" in err.value.message
+    with pytest.raises(InvalidEvent) as err:  # each line fits, their sum does not
+        purchase_event(lines=(PurchaseLine(catalog_item(), 1_000_000, "99999.00"),))
+    assert err.value.field == "total"

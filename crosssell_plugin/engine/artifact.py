@@ -64,7 +64,10 @@ def loads(blob: bytes) -> tuple[HybridModel, dict[str, Any]]:
         header = json.loads(bytes(arrays.pop("header.json")).decode())
     except (ValueError, OSError, KeyError) as err:
         raise CorruptArtifact(f"unreadable artifact: {err}") from err
-    model = HybridModel(Params(**header["params"]))
+    try:
+        model = HybridModel(Params(**header["params"]))
+    except TypeError as err:  # written by an engine with other parameters
+        raise CorruptArtifact(f"artifact parameters do not match this engine: {err}") from err
     model.n_items = header["n_items"]
     tokens = header.get("item_tokens")
     model.item_tokens = [frozenset(t) for t in tokens] if tokens is not None else None
