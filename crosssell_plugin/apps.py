@@ -9,6 +9,9 @@ class CrossSellConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import receivers
         from .checks import check_settings
+        from .signals import purchase_recorded
 
         checks.register(check_settings, checks.Tags.compatibility)
+        purchase_recorded.connect(receivers.count_new_purchase, dispatch_uid="crosssell.count_new_purchase")

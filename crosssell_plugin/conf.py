@@ -53,6 +53,17 @@ def _fraction(value: Any) -> str | None:
     return None
 
 
+def _number_between(low: float, high: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, got {type(value).__name__} {value!r}"
+        if not low <= value <= high:
+            return f"must be between {low} and {high}, got {value}"
+        return None
+
+    return check
+
+
 def _platforms(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return f"must be a dict of platform id -> options dict, got {type(value).__name__}"
@@ -87,6 +98,21 @@ SETTINGS: dict[str, Setting] = {
         doc="Progress (0-1) from which a film or module counts as finished.",
         validate=_fraction,
         hint='Use a fraction such as "CONSUMPTION_COMPLETE_AT": 0.9 (90 % watched).',
+    ),
+    "MODEL_CHECK_SECONDS": Setting(
+        default=30,
+        doc="How often (seconds) each process checks which trained model version is active for a store "
+        "before serving recommendations; 0 checks on every call. A newly trained model is served at most "
+        "this long after it was activated.",
+        validate=_int_between(0, 86_400),
+        hint='Use a number of seconds such as "MODEL_CHECK_SECONDS": 30 (0 = check on every call).',
+    ),
+    "MARGIN_WEIGHT": Setting(
+        default=0.0,
+        doc="How much unit margin lifts a recommendation: 0 ranks by relevance only, 0.3 lifts the "
+        "best-margin candidate's score by 30 % (items without a known margin are not lifted).",
+        validate=_number_between(0, 10),
+        hint='Use a number between 0 and 10 such as "MARGIN_WEIGHT": 0.3 (0 = ignore margin).',
     ),
     "PLATFORMS": Setting(
         default={},

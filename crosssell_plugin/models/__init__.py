@@ -3,6 +3,7 @@
 from .catalog import Item
 from .customer import Customer, CustomerConsent
 from .order import Consumption, Order, OrderLine, Refund
+from .recommendation import ModelVersion, PairCount, PairCountedOrder
 from .store import Store
 
 __all__ = [
@@ -10,8 +11,11 @@ __all__ = [
     "Customer",
     "CustomerConsent",
     "Item",
+    "ModelVersion",
     "Order",
     "OrderLine",
+    "PairCount",
+    "PairCountedOrder",
     "Refund",
     "Store",
 ]

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *
 
@@ -134,6 +135,10 @@ else:
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Retrain every store's recommender nightly (run `celery -A shop beat` next to the worker).
+CELERY_BEAT_SCHEDULE = {
+    "crosssell-nightly": {"task": "crosssell.train_all_stores", "schedule": crontab(hour=3, minute=0)},
+}
 
 # --- crosssell
 CROSSSELL = {

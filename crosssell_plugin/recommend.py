@@ -1,0 +1,591 @@
+"""Recommendations for an order, a customer or an item: the trained model plus the store's rules.
+
+``for_order`` (the thank-you page), ``for_customer`` (the next order, e.g. in a follow-up email)
+and ``for_item`` (an item page, a guest) return :class:`Recommendation` objects with the item,
+its score and true reasons in data and in plain English.
+
+How a call is served:
+
+1. :func:`get_model` returns the store's active model from a per-process cache. At most every
+   ``CROSSSELL["MODEL_CHECK_SECONDS"]`` (30; 0 = every call) it asks the database which version
+   is active and loads a new one lazily from ``default_storage``, checking its SHA-256 and the
+   artifact's own checksum. A corrupt artifact is logged, its version marked ``rejected`` and the
+   previous version re-activated (rollback); the process keeps serving what it had loaded.
+2. The request (trigger, history) is scored by the engine with the pair counts recorded since the
+   model's ``trained_until`` added (``Request.extra``), restricted to items available *now* and
+   not owned, then re-ranked by :func:`crosssell_plugin.engine.rules.rerank` and explained.
+3. Cold start: with no trained model (or when the trigger is an item newer than the model and
+   there is no other evidence) the store's most popular available items are returned (by number
+   of orders; the same kind as the trigger when there is one), each with a "popular" reason.
+   The model's own results are topped up the same way when it finds fewer than ``limit``.
+
+Every query is scoped to the store of the order, customer or item. Results are deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .conf import crosssell_settings
+from .engine import artifact
+from .engine.content import structured_tokens
+from .engine.explain import Reason, explain
+from .engine.model import HybridModel, Request, Task
+from .engine.rules import CatalogArrays, Rules, rerank
+from .models import Consumption, Customer, Item, ModelVersion, Order, OrderLine, PairCount, Store
+from .training import item_text, rebase_pair_counts
+
+logger = logging.getLogger(__name__)
+
+#: how many candidates the scorer hands to the business rules, per recommendation wanted
+POOL_FACTOR = 5
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item: Item
+    score: float
+    #: why, as data (checkable against the training data and the pair counts)
+    reasons: list[Reason]
+    #: the same reasons in plain English, one text per reason
+    reason_texts: list[str]
+    #: post_purchase | next_order | item_to_item
+    task: str
+    #: where it is shown (thank_you, email, item_page...), for impressions
+    placement: str = ""
+    #: the model version that produced it; None for the popular fallback (cold start)
+    model_version: int | None = None
+
+
+# --- the per-process model cache ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version_pk: int
+    version: int
+    sha256: str
+    model: HybridModel
+    #: Item pk of each model index (kept in the artifact's metadata)
+    item_ids: list[int]
+    index: dict[int, int]
+    trained_until: datetime | None
+
+
+@dataclass
+class _Entry:
+    loaded: LoadedModel | None
+    checked_at: float
+    #: facts of the model's items (kind, price, margin, parent...), refreshed with each check
+    catalog: CatalogArrays | None = None
+
+
+_cache: dict[int, _Entry] = {}
+_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (the next call checks and loads again)."""
+    with _locks_guard:
+        _cache.clear()
+
+
+def get_model(store: Store) -> LoadedModel | None:
+    """The store's active model, loaded and verified; None when there is none (cold start)."""
+    return _entry(store).loaded
+
+
+def _lock_for(store_pk: int) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(store_pk, threading.Lock())
+
+
+def _entry(store: Store) -> _Entry:
+    interval = crosssell_settings.MODEL_CHECK_SECONDS
+    entry = _cache.get(store.pk)
+    if entry is not None and time.monotonic() - entry.checked_at < interval:
+        return entry
+    with _lock_for(store.pk):
+        entry = _cache.get(store.pk)
+        if entry is not None and time.monotonic() - entry.checked_at < interval:
+            return entry  # another thread checked while this one waited
+        entry = _check(store, entry.loaded if entry else None)
+        _cache[store.pk] = entry
+        return entry
+
+
+def _check(store: Store, loaded: LoadedModel | None) -> _Entry:
+    for _attempt in range(5):  # a rollback makes the previous version active: try it next
+        row = (
+            ModelVersion.objects.for_store(store)
+            .filter(status=ModelVersion.Status.ACTIVE)
+            .values("pk", "version", "sha256", "artifact_path")
+            .first()
+        )
+        if row is None or (loaded and (loaded.version_pk, loaded.sha256) == (row["pk"], row["sha256"])):
+            break  # nothing active (keep what is loaded, if anything) or already loaded
+        try:
+            loaded = _load(store, row)
+            break
+        except (artifact.CorruptArtifact, FileNotFoundError) as err:
+            logger.error("Store %s: model version %s is corrupt and was rejected: %s", store.pk, row["version"], err)
+            _reject(store, row["pk"], f"{type(err).__name__}: {err}")
+        except Exception:  # storage unreachable, say: keep serving, try again at the next check
+            logger.exception("Store %s: model version %s could not be loaded", store.pk, row["version"])
+            break
+    return _Entry(loaded, time.monotonic(), _catalog(store, loaded) if loaded else None)
+
+
+def _load(store: Store, row: dict[str, Any]) -> LoadedModel:
+    started = time.monotonic()
+    with default_storage.open(row["artifact_path"], "rb") as fh:
+        blob = fh.read()
+    if hashlib.sha256(blob).hexdigest() != row["sha256"]:
+        raise artifact.CorruptArtifact("the stored bytes do not match the SHA-256 recorded at training")
+    model, meta = artifact.loads(blob)
+    item_ids = meta.get("item_ids")
+    if meta.get("store") != store.pk or not isinstance(item_ids, list) or len(item_ids) != model.n_items:
+        raise artifact.CorruptArtifact("the artifact's metadata does not describe this store's model")
+    until = meta.get("trained_until")
+    loaded = LoadedModel(
+        version_pk=row["pk"],
+        version=row["version"],
+        sha256=row["sha256"],
+        model=model,
+        item_ids=[int(pk) for pk in item_ids],
+        index={int(pk): i for i, pk in enumerate(item_ids)},
+        trained_until=parse_datetime(until) if until else None,
+    )
+    logger.info(
+        "Store %s: loaded model version %s (%d items, %d bytes) in %.3fs",
+        store.pk,
+        row["version"],
+        model.n_items,
+        len(blob),
+        time.monotonic() - started,
+    )
+    return loaded
+
+
+def _reject(store: Store, version_pk: int, error: str) -> None:
+    """Mark a corrupt active version rejected and re-activate the newest earlier one (rollback)."""
+    with transaction.atomic():
+        Store.objects.select_for_update(no_key=True).filter(pk=store.pk).first()
+        bad = ModelVersion.objects.select_for_update().filter(pk=version_pk, status=ModelVersion.Status.ACTIVE).first()
+        if bad is None:
+            return  # another process got there first
+        bad.status, bad.error = ModelVersion.Status.REJECTED, error
+        bad.save(update_fields=["status", "error"])
+        previous = (
+            ModelVersion.objects.for_store(store)
+            .filter(status=ModelVersion.Status.RETIRED, version__lt=bad.version)
+            .exclude(sha256="")
+            .order_by("-version")
+            .first()
+        )
+        if previous is not None:
+            previous.status, previous.activated_at = ModelVersion.Status.ACTIVE, timezone.now()
+            previous.save(update_fields=["status", "activated_at"])
+            rebase_pair_counts(store, previous.trained_until)
+            logger.warning("Store %s: rolled back to model version %s", store.pk, previous.version)
+
+
+def _catalog(store: Store, loaded: LoadedModel) -> CatalogArrays:
+    """The current facts of the model's items (an item deleted since is unavailable)."""
+    n, index = len(loaded.item_ids), loaded.index
+    kinds = [""] * n
+    prices = np.full(n, math.nan)
+    margins = np.full(n, math.nan)
+    available = np.zeros(n, bool)
+    parents = np.full(n, -1, np.int64)
+    positions = np.full(n, -1, np.int64)
+    rows = Item.objects.for_store(store).values_list(
+        "pk", "kind", "price", "unit_cost", "margin_rate", "available", "parent_id", "position"
+    )
+    for pk, kind, price, cost, rate, is_available, parent, position in rows.iterator(chunk_size=5000):
+        i = index.get(pk)
+        if i is None:
+            continue
+        kinds[i], prices[i], available[i] = kind, float(price), is_available
+        margin = price - cost if cost is not None else price * rate if rate is not None else None
+        if margin is not None:
+            margins[i] = float(margin)
+        parents[i] = index.get(parent, -1) if parent is not None else -1
+        positions[i] = -1 if position is None else position
+    return CatalogArrays(kinds, prices, margins, available, parents, positions)
+
+
+def _available_now(store: Store, loaded: LoadedModel, catalog: CatalogArrays) -> CatalogArrays:
+    """``catalog`` with availability as of this moment (the cached facts may be seconds old)."""
+    mask = catalog.available.copy()
+    unavailable = Item.objects.for_store(store).filter(available=False).values_list("pk", flat=True)
+    gone = [loaded.index[pk] for pk in unavailable if pk in loaded.index]
+    mask[gone] = False
+    fresh = CatalogArrays(catalog.kinds, catalog.prices, catalog.margins, mask, catalog.parents, catalog.positions)
+    fresh.__dict__["by_parent_position"] = catalog.by_parent_position  # the cached_property, unchanged
+    return fresh
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
+    """What to show after ``order``: triggered by its first line, informed by the customer's past."""
+    store = order.store
+    lines = list(
+        OrderLine.objects.for_store(store).filter(order=order).order_by("position").values_list("item_id", flat=True)
+    )
+    trigger = Item.objects.for_store(store).filter(pk=lines[0]).first() if lines else None
+    earlier = _purchases(store, order.customer_id, before=order)
+    history = _merge_history(earlier, _consumed(store, order.customer_id))
+    # the order's other lines are the most recent evidence of all
+    history = [pk for pk in history if pk not in lines] + [pk for pk in dict.fromkeys(lines[1:])]
+    owned = _owned(store, order.customer_id) | set(lines)
+    return _recommend(store, Task.POST_PURCHASE, trigger, history, owned, limit, placement)
+
+
+def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
+    """What the customer may buy next, from everything they bought and watched."""
+    store = customer.store
+    history = _merge_history(_purchases(store, customer.pk), _consumed(store, customer.pk))
+    return _recommend(store, Task.NEXT_ORDER, None, history, _owned(store, customer.pk), limit, placement)
+
+
+def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommendation]:
+    """What goes with ``item``, for anyone (an item page, a guest)."""
+    return _recommend(item.store, Task.ITEM_TO_ITEM, item, [], set(), limit, placement)
+
+
+# --- customer data ------------------------------------------------------------------------
+
+
+def _purchases(store: Store, customer_id: int, before: Order | None = None) -> list[tuple[datetime, int]]:
+    """(time, item pk) of the customer's purchases, oldest first (only orders placed before ``before``)."""
+    lines = OrderLine.objects.for_store(store).filter(order__customer_id=customer_id)
+    if before is not None:
+        lines = lines.filter(order__placed_at__lt=before.placed_at).exclude(order=before)
+    rows = lines.order_by("order__placed_at", "order_id", "position").values_list("order__placed_at", "item_id")
+    return list(rows)
+
+
+def _consumed(store: Store, customer_id: int) -> list[tuple[datetime, int]]:
+    rows = (
+        Consumption.objects.for_store(store)
+        .filter(customer_id=customer_id, progress__gt=0)
+        .order_by("last_event_at", "item_id")
+        .values_list("last_event_at", "item_id")
+    )
+    return list(rows)
+
+
+def _merge_history(*sources: Iterable[tuple[datetime, int]]) -> list[int]:
+    """Item pks by time, oldest first; an item seen twice sits at its latest place."""
+    events = sorted((when, n, pk) for source in sources for n, (when, pk) in enumerate(source))
+    latest = {pk: i for i, (_, _, pk) in enumerate(events)}
+    return [pk for i, (_, _, pk) in enumerate(events) if latest[pk] == i]
+
+
+def _owned(store: Store, customer_id: int) -> set[int]:
+    """Everything the customer bought in this store, or finished watching."""
+    bought = OrderLine.objects.for_store(store).filter(order__customer_id=customer_id).values_list("item_id", flat=True)
+    threshold = Decimal(str(crosssell_settings.CONSUMPTION_COMPLETE_AT))
+    finished = (
+        Consumption.objects.for_store(store)
+        .filter(customer_id=customer_id, progress__gte=threshold)
+        .values_list("item_id", flat=True)
+    )
+    return set(bought) | set(finished)
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Served:
+    loaded: LoadedModel
+    request: Request
+    catalog: CatalogArrays
+    #: the task asked for (the request's may differ: a post-purchase call whose trigger is newer
+    #: than the model is scored from the history alone)
+    task: str = ""
+    #: recommended item pk -> {request item pk: orders that paired them since trained_until}
+    recent_together: dict[int, dict[int, int]] = field(default_factory=dict)
+
+
+def _recommend(
+    store: Store,
+    task: Task,
+    trigger: Item | None,
+    history: Sequence[int],
+    owned: Collection[int],
+    limit: int,
+    placement: str,
+) -> list[Recommendation]:
+    if limit <= 0:
+        return []
+    blocked = set(owned) | set(history) | ({trigger.pk} if trigger is not None else set())
+    entry = _entry(store)
+    loaded, catalog = entry.loaded, entry.catalog
+    if loaded is None or catalog is None:  # cold start: no trained model yet
+        return _popular(store, blocked, limit, task, placement)
+    index = loaded.index
+    trigger_idx = index.get(trigger.pk) if trigger is not None else None
+    history_idx = [index[pk] for pk in history if pk in index]
+    if trigger is not None and trigger_idx is None and (task == Task.ITEM_TO_ITEM or not history_idx):
+        # an item newer than the model, and nothing else to go on
+        return _popular(store, blocked, limit, task, placement, kind=trigger.kind)
+    scoring_task = Task.NEXT_ORDER if trigger_idx is None and task == Task.POST_PURCHASE else task
+    catalog = _available_now(store, loaded, catalog)
+    request = Request(history=history_idx, trigger=trigger_idx, task=scoring_task)
+    served = _Served(loaded, request, catalog, task=task)
+    request.extra = _recent_pairs(store, served)
+    owned_idx = sorted({index[pk] for pk in blocked if pk in index} - {trigger_idx})
+    pool = loaded.model.recommend(request, k=limit * POOL_FACTOR, exclude=owned_idx, allowed=catalog.available)
+    rules = Rules(margin_weight=float(crosssell_settings.MARGIN_WEIGHT))
+    ranked = rerank(pool, catalog, owned=owned_idx, trigger=trigger_idx, k=limit, rules=rules)
+    results = _explained(store, served, ranked, placement)
+    if len(results) < limit:
+        taken = blocked | {r.item.pk for r in results}
+        kinds = [r.item.kind for r in results]
+        results += _popular(store, taken, limit - len(results), task, placement, kinds_taken=kinds, rules=rules)
+    return results
+
+
+def _request_items(request: Request) -> list[int]:
+    """The model indices a request scores from (as the engine reads it)."""
+    items = [] if request.task == Task.ITEM_TO_ITEM else list(request.history)
+    if request.trigger is not None and request.task != Task.NEXT_ORDER:
+        items.append(request.trigger)
+    return list(dict.fromkeys(items))
+
+
+def _recent_pairs(store: Store, served: _Served) -> dict[str, np.ndarray] | None:
+    """Pair counts of orders placed since the model was trained, as extra raw scores.
+
+    For each request item a and item b: count / (sqrt(n_a) * sqrt(n_b) + 10), n = the model's
+    buyer counts, into ``copurchase`` (bought together) or ``sequence`` (bought next).
+    """
+    loaded = served.loaded
+    sources = [loaded.item_ids[i] for i in _request_items(served.request)]
+    if not sources:
+        return None
+    counts = loaded.model.item_counts
+    if counts is None:
+        return None
+    rows = (
+        PairCount.objects.for_store(store)
+        .filter(item_a_id__in=sources)
+        .order_by("item_a_id", "item_b_id", "kind")
+        .values_list("item_a_id", "item_b_id", "kind", "count")
+    )
+    extra: dict[str, np.ndarray] = {}
+    for a, b, kind, count in rows:
+        ia, ib = loaded.index.get(a), loaded.index.get(b)
+        if ia is None or ib is None or count <= 0:
+            continue  # an item unknown to the model
+        signal = "copurchase" if kind == PairCount.Kind.TOGETHER else "sequence"
+        scores = extra.setdefault(signal, np.zeros(loaded.model.n_items, np.float32))
+        scores[ib] += count / (math.sqrt(counts[ia]) * math.sqrt(counts[ib]) + 10.0)
+        if kind == PairCount.Kind.TOGETHER:
+            served.recent_together.setdefault(b, {})[a] = count
+    return extra or None
+
+
+# --- explanations -------------------------------------------------------------------------
+
+
+def _explained(
+    store: Store, served: _Served, ranked: Sequence[tuple[int, float]], placement: str
+) -> list[Recommendation]:
+    loaded = served.loaded
+    explained = {i: explain(loaded.model, served.request, i, served.catalog) for i, _ in ranked}
+    recent = {}
+    for i, reasons in explained.items():
+        pk = loaded.item_ids[i]
+        if served.recent_together.get(pk) and not any(r.signal == "bought_together" for r in reasons):
+            reason = _recent_reason(store, loaded, pk, served.recent_together[pk])
+            if reason is not None:
+                recent[i] = reason
+    needed = {loaded.item_ids[i] for i, _ in ranked}
+    for reasons in [*explained.values(), list(recent.values())]:
+        for reason in reasons:
+            if reason.evidence is not None and 0 <= reason.evidence < len(loaded.item_ids):
+                needed.add(loaded.item_ids[reason.evidence])
+    items = Item.objects.for_store(store).in_bulk(needed)
+    results = []
+    for i, score in ranked:
+        item = items.get(loaded.item_ids[i])
+        if item is None or not item.available:
+            continue
+        reasons = ([recent[i]] if i in recent else []) + explained[i]
+        pairs = [(r, _text(r, item, items, loaded)) for r in reasons[:2]]
+        pairs = [(r, t) for r, t in pairs if t]
+        results.append(
+            Recommendation(
+                item=item,
+                score=float(score),
+                reasons=[r for r, _ in pairs],
+                reason_texts=[t for _, t in pairs],
+                task=str(served.task),
+                placement=placement,
+                model_version=loaded.version,
+            )
+        )
+    return results
+
+
+def _recent_reason(store: Store, loaded: LoadedModel, item_pk: int, sources: dict[int, int]) -> Reason | None:
+    """A bought-together reason from orders placed since training: customers, counted in the DB."""
+    source = min(sources, key=lambda a: (-sources[a], a))
+    orders = Order.objects.for_store(store).filter(lines__item_id=source).filter(lines__item_id=item_pk)
+    if loaded.trained_until is not None:
+        orders = orders.filter(placed_at__gt=loaded.trained_until)
+    customers = orders.values("customer_id").distinct().count()
+    if not customers:
+        return None
+    return Reason("bought_together", evidence=loaded.index[source], count=customers)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+_ROLE_ORDER = ("director", "creator", "instructor", "author", "cast")
+_ROLE_LABEL = {"cast": "cast member"}
+
+
+def _text(reason: Reason, item: Item, items: dict[int, Item], loaded: LoadedModel) -> str | None:
+    """Plain English for one reason, or None when it cannot be said truthfully any more."""
+    evidence = items.get(loaded.item_ids[reason.evidence]) if reason.evidence is not None else None
+    if reason.signal == "popular" and reason.count:
+        return f"Popular right now ({_plural(reason.count, 'buyer')})"
+    if evidence is None:
+        return None
+    if reason.signal == "bought_together":
+        return f"Customers who bought {evidence.title} also bought this ({reason.count})"
+    if reason.signal == "bought_next":
+        return f"Customers who bought {evidence.title} bought this next ({reason.count})"
+    if reason.signal == "next_in_sequence":
+        return f"Next in {evidence.title}"
+    if reason.signal == "similar":
+        return _similar_text(reason.shared, evidence, item)
+    return None
+
+
+def _similar_text(shared: Sequence[str], a: Item, b: Item) -> str | None:
+    """The most telling attribute both items have *today* ("Same director: Denis Villeneuve")."""
+    both = structured_tokens(item_text(a)) & structured_tokens(item_text(b)) & set(shared)
+    people = [t.removeprefix("person:") for t in sorted(both) if t.startswith("person:")]
+    best: tuple[int, str] | None = None
+    for name in people:
+        roles_a, roles_b = _roles(a, name), _roles(b, name)
+        display = _display_name(b, name)
+        for role in sorted(roles_a & roles_b, key=lambda r: (_rank(r), r)):
+            candidate = (_rank(role), f"Same {_ROLE_LABEL.get(role, role)}: {display}")
+            best = min(best, candidate) if best else candidate
+        if best is None:
+            best = (len(_ROLE_ORDER) + 1, f"Also with {display}")
+    if best is not None:
+        return best[1]
+    for token in sorted(both):
+        if token.startswith("tag:"):
+            value = token.removeprefix("tag:")
+            genre_a = any(g.strip().lower() == value for g in a.genres or [])
+            genre_b = [g for g in b.genres or [] if g.strip().lower() == value]
+            if genre_a and genre_b:
+                return f"Same genre: {genre_b[0].strip()}"
+            label = next((t.strip() for t in [*(b.tags or []), *(b.genres or [])] if t.strip().lower() == value), value)
+            return f"Also tagged {label}"
+    for token in sorted(both):
+        if token.startswith("level:"):
+            return f"Same level: {b.level}"
+    return None
+
+
+def _rank(role: str) -> int:
+    return _ROLE_ORDER.index(role) if role in _ROLE_ORDER else len(_ROLE_ORDER)
+
+
+def _roles(item: Item, name: str) -> set[str]:
+    people = item.people or {}
+    return {role for role, names in people.items() if any(n.strip().lower() == name for n in names or [])}
+
+
+def _display_name(item: Item, name: str) -> str:
+    for names in (item.people or {}).values():
+        for n in names or []:
+            if n.strip().lower() == name:
+                return n.strip()
+    return name
+
+
+# --- cold start: popular items ------------------------------------------------------------
+
+
+def _popular(
+    store: Store,
+    blocked: Collection[int],
+    limit: int,
+    task: str,
+    placement: str,
+    *,
+    kind: str | None = None,
+    kinds_taken: Sequence[str] = (),
+    rules: Rules | None = None,
+) -> list[Recommendation]:
+    """The store's available items by number of orders (ties by pk), with "popular" reasons."""
+    rules = rules or Rules()
+    items = (
+        Item.objects.for_store(store)
+        .available()
+        .exclude(pk__in=list(blocked))
+        .annotate(
+            orders=Count("order_lines__order", distinct=True),
+            buyers=Count("order_lines__order__customer", distinct=True),
+        )
+        .filter(orders__gt=0)
+        .order_by("-orders", "pk")
+    )
+    if kind is not None:
+        items = items.filter(kind=kind)
+    # at most N of a kind (rules.max_per_kind), unless only one kind was asked for
+    caps = {} if kind is not None else rules.max_per_kind
+    per_kind: dict[str, int] = {}
+    for k in kinds_taken:
+        per_kind[k] = per_kind.get(k, 0) + 1
+    results: list[Recommendation] = []
+    for item in items[: limit * POOL_FACTOR + 50]:
+        if item.kind in caps and per_kind.get(item.kind, 0) >= caps[item.kind]:
+            continue
+        per_kind[item.kind] = per_kind.get(item.kind, 0) + 1
+        reason = Reason("popular", count=item.buyers)
+        results.append(
+            Recommendation(
+                item=item,
+                score=float(item.orders),
+                reasons=[reason],
+                reason_texts=[f"Popular right now ({_plural(item.buyers, 'buyer')})"],
+                task=str(task),
+                placement=placement,
+            )
+        )
+        if len(results) == limit:
+            break
+    return results
