@@ -12,6 +12,8 @@ log "Migrating the database"
 "$PY" manage.py migrate --noinput -v 0
 log "Seeding the demo catalogue and purchase history (first run only)"
 "$PY" manage.py seed_demo --if-empty
+log "Training the recommendation model"
+"$PY" manage.py crosssell_train
 log "Updating the catalogue search index"
 "$PY" manage.py update_index --remove -v 0
 "$PY" manage.py shell -c '
