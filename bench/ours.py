@@ -1,13 +1,25 @@
-"""The plugin's own engine, wrapped for the quality harness exactly as the plugin calls it."""
+"""The plugin's own engine, wrapped for the quality harness as the plugin serves it.
+
+Training is ``fit_tuned`` (the plugin's own weight search on a hold-out of the training data),
+and answers go through ``rules.rerank`` like ``crosssell_plugin.recommend`` does, with the rules
+that need prices, margins, stock or course structure switched off (the benchmark data has none):
+what remains is the per-kind cap (at most one merch item).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bench.protocol import TrainData
 from crosssell_plugin.engine import Interactions, ItemText, Params, Request, Task
 from crosssell_plugin.engine.model import HybridModel
+from crosssell_plugin.engine.rules import CatalogArrays, Rules, rerank
 from crosssell_plugin.engine.tuning import fit_tuned
+
+RULES = Rules(margin_weight=0.0, price_band=None, sequence_first=False)
+POOL = 5  # candidates per returned item handed to the rules
 
 
 class CrossSellEngine:
@@ -16,9 +28,11 @@ class CrossSellEngine:
 
     def __init__(self) -> None:
         self.model: HybridModel | None = None
+        self.catalog: CatalogArrays | None = None
+        self.report: dict[str, float] = {}
 
     def grid(self) -> list[dict[str, Any]]:
-        return [{}]
+        return [{}]  # the engine chooses its own blend on a hold-out of the training data
 
     def fit(self, train: TrainData, params: dict[str, Any]) -> None:
         e = train.events
@@ -29,11 +43,20 @@ class CrossSellEngine:
             for i in range(c.size)
         ]
         self.model, self.report = fit_tuned(data, items, Params(**params))
+        n = c.size
+        self.catalog = CatalogArrays(
+            kinds=list(c.kinds),
+            prices=np.full(n, np.nan),
+            margins=np.full(n, np.nan),
+            available=np.ones(n, bool),
+            parents=np.full(n, -1),
+            positions=np.full(n, -1),
+        )
 
     def recommend(
         self, history: list[int], history_times: list[float], trigger: int | None, k: int, exclude: set[int]
     ) -> list[int]:
-        assert self.model is not None
+        assert self.model is not None and self.catalog is not None
         if trigger is None:
             task = Task.NEXT_ORDER
         elif not history:
@@ -41,4 +64,6 @@ class CrossSellEngine:
         else:
             task = Task.POST_PURCHASE
         request = Request(history=history, trigger=trigger, task=task)
-        return [i for i, _ in self.model.recommend(request, k=k, exclude=sorted(exclude))]
+        pool = self.model.recommend(request, k=k * POOL, exclude=sorted(exclude))
+        ranked = rerank(pool, self.catalog, owned=exclude, trigger=trigger, k=k, rules=RULES)
+        return [i for i, _ in ranked]
