@@ -54,7 +54,7 @@ from django.db import models, transaction
 
 from .events import CatalogItem, CustomerData, PurchaseEvent, PurchaseLine, StoreRef
 from .exceptions import CrossSellError, InvalidEvent, UnknownStore
-from .ingest import ensure_store, get_store, record_purchase, sync_catalog
+from .ingest import catalog_item_of, ensure_store, get_store, record_purchase, sync_catalog
 from .models import Item, Order, OrderLine, Store
 
 logger = logging.getLogger(__name__)
@@ -307,39 +307,12 @@ def _split_tags(text: str) -> tuple[str, ...]:
     return tuple(tag for tag in (t.strip() for t in text.split(TAG_SEPARATOR)) if tag)
 
 
-def _snapshot(item: Item) -> CatalogItem:
-    """An existing Item as the CatalogItem it was recorded from."""
-    return CatalogItem(
-        external_id=item.external_id,
-        title=item.title,
-        kind=item.kind,
-        price=item.price,
-        currency=item.currency,
-        description=item.description,
-        url=item.url,
-        image_url=item.image_url,
-        unit_cost=item.unit_cost,
-        margin_rate=item.margin_rate,
-        genres=tuple(item.genres),
-        people={role: tuple(names) for role, names in item.people.items()},
-        tags=tuple(item.tags),
-        runtime_minutes=item.runtime_minutes,
-        level=item.level,
-        language=item.language,
-        parent_external_id=item.parent.external_id if item.parent else "",
-        position=item.position,
-        available=item.available,
-        attributes=item.attributes,
-        raw=item.raw,
-    )
-
-
 def _stored_items(store: Store, ids: Iterable[str]) -> dict[str, CatalogItem | InvalidEvent]:
     """The store's existing items among ``ids``; one that no longer validates maps to its error."""
     found: dict[str, CatalogItem | InvalidEvent] = {}
     for item in Item.objects.for_store(store).filter(external_id__in=list(ids)).select_related("parent"):
         try:
-            found[item.external_id] = _snapshot(item)
+            found[item.external_id] = catalog_item_of(item)
         except InvalidEvent as err:
             found[item.external_id] = InvalidEvent("item_id", f"the stored item {item.external_id!r} is invalid: {err}")
     return found

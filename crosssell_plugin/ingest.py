@@ -310,6 +310,36 @@ def _link_parents(store: Store, snapshots: list[CatalogItem], items: dict[str, I
             item.save(update_fields=["parent", "updated_at"])
 
 
+def catalog_item_of(item: Item) -> CatalogItem:
+    """An existing Item as the CatalogItem it was recorded from (use select_related("parent")).
+
+    Raises InvalidEvent if the stored row no longer validates (edited by hand, say).
+    """
+    return CatalogItem(
+        external_id=item.external_id,
+        title=item.title,
+        kind=item.kind,
+        price=item.price,
+        currency=item.currency,
+        description=item.description,
+        url=item.url,
+        image_url=item.image_url,
+        unit_cost=item.unit_cost,
+        margin_rate=item.margin_rate,
+        genres=tuple(item.genres),
+        people={role: tuple(names) for role, names in item.people.items()},
+        tags=tuple(item.tags),
+        runtime_minutes=item.runtime_minutes,
+        level=item.level,
+        language=item.language,
+        parent_external_id=item.parent.external_id if item.parent else "",
+        position=item.position,
+        available=item.available,
+        attributes=item.attributes,
+        raw=item.raw,
+    )
+
+
 def record_catalog_item(store: Store, data: CatalogItem) -> tuple[Item, bool]:
     """Create or update one item from the catalog. Returns ``(item, created)``."""
     with transaction.atomic():

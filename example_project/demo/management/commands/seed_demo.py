@@ -16,14 +16,8 @@ from django.db import transaction
 from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.core.loading import get_model
 
-from crosssell_plugin.events import (
-    CatalogItem,
-    Consent,
-    CustomerData,
-    PurchaseEvent,
-    PurchaseLine,
-)
-from crosssell_plugin.ingest import record_purchase, sync_catalog
+from crosssell_plugin.events import Consent, CustomerData, PurchaseEvent, PurchaseLine, StoreRef
+from crosssell_plugin.ingest import catalog_item_of, record_purchase, sync_catalog
 from crosssell_plugin.models import Item
 from demo.history import generate_history, load_catalog
 from integrations.oscar.adapter import OscarAdapter
@@ -194,7 +188,7 @@ class Command(BaseCommand):
         )
 
     def _history(self, store: Any, data: dict[str, Any], orders: int, seed: int) -> None:
-        items = {i.raw.get("upc"): i for i in Item.objects.for_store(store)}
+        items = {i.raw.get("upc"): i for i in Item.objects.for_store(store).select_related("parent")}
         history = generate_history(data, orders=orders, seed=seed)
         progress = self._progress("history orders")
         created = 0
@@ -203,7 +197,7 @@ class Command(BaseCommand):
                 c = order.customer
                 consents = (Consent("email", c.email_consent, "demo seed", order.placed_at),)
                 event = PurchaseEvent(
-                    store=adapter_ref(store),
+                    store=StoreRef(store.platform, store.external_id),
                     order_id=order.order_id,
                     occurred_at=order.placed_at,
                     currency=store.currency,
@@ -217,7 +211,7 @@ class Command(BaseCommand):
                     ),
                     lines=tuple(
                         PurchaseLine(
-                            item=_snapshot(items[upc]),
+                            item=catalog_item_of(items[upc]),
                             quantity=1,
                             unit_price=items[upc].price,
                         )
@@ -236,19 +230,3 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         return report
-
-
-def adapter_ref(store: Any) -> Any:
-    from crosssell_plugin.events import StoreRef
-
-    return StoreRef(store.platform, store.external_id)
-
-
-def _snapshot(item: Item) -> CatalogItem:
-    return CatalogItem(
-        external_id=item.external_id,
-        title=item.title,
-        kind=item.kind,
-        price=item.price,
-        currency=item.currency,
-    )
