@@ -93,6 +93,13 @@ SETTINGS: dict[str, Setting] = {
         validate=_int_between(1, 365),
         hint='Use a number of days between 1 and 365, for example "ATTRIBUTION_WINDOW_DAYS": 7.',
     ),
+    "CLICK_TOKEN_MAX_AGE_DAYS": Setting(
+        default=30,
+        doc="Days during which a recommendation link (its signed /crosssell/r/<token>/ redirect) keeps working; "
+        "an older, tampered or malformed link shows a 400 page instead of redirecting.",
+        validate=_int_between(1, 3650),
+        hint='Use a number of days between 1 and 3650, for example "CLICK_TOKEN_MAX_AGE_DAYS": 30.',
+    ),
     "CONSUMPTION_COMPLETE_AT": Setting(
         default=0.9,
         doc="Progress (0-1) from which a film or module counts as finished.",

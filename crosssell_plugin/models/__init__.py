@@ -5,11 +5,15 @@ from .customer import Customer, CustomerConsent
 from .order import Consumption, Order, OrderLine, Refund
 from .recommendation import ModelVersion, PairCount, PairCountedOrder
 from .store import Store
+from .tracking import Click, Conversion, Impression
 
 __all__ = [
+    "Click",
     "Consumption",
+    "Conversion",
     "Customer",
     "CustomerConsent",
+    "Impression",
     "Item",
     "ModelVersion",
     "Order",

@@ -1,0 +1,173 @@
+"""``{% load crosssell %}``: recommendation blocks for an order, a customer or an item.
+
+::
+
+    {% crosssell_block order placement="thank_you" limit=4 %}
+    {% crosssell_customer_block customer placement="email" limit=4 %}
+    {% crosssell_item_block item placement="item_page" limit=4 %}
+
+Each renders ``crosssell/block.html`` (override it at the same path to restyle) and logs one
+:class:`~crosssell_plugin.models.Impression` per item shown, in one query. With no
+recommendations, or when anything goes wrong, it renders nothing: a recommendation block never
+breaks the page around it.
+
+``crosssell_block`` takes a crosssell :class:`~crosssell_plugin.models.Order` or a platform's
+order object with a ``number`` attribute (a django-oscar order): the latter is looked up among
+the orders of the Oscar store, i.e. the Store with platform ``"oscar"`` and the external id
+``CROSSSELL["PLATFORMS"]["oscar"]["STORE_EXTERNAL_ID"]`` (default ``"default"``), by
+``external_id == order.number``. The core does not import the integration to do this. An Oscar
+order that is not recorded yet (its recording task has not run) shows nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils.translation import get_language, to_locale
+
+from ..conf import crosssell_settings
+from ..models import Customer, Item, Order, Store
+from ..recommend import Recommendation, for_customer, for_item, for_order
+from ..tracking import click_url, log_impressions
+
+logger = logging.getLogger(__name__)
+register = template.Library()
+
+_block_ids = itertools.count(1)
+
+try:
+    from babel.core import UnknownLocaleError
+    from babel.numbers import format_currency
+except ImportError:  # pragma: no cover - Babel comes with Oscar
+    format_currency = None  # type: ignore[assignment]
+    UnknownLocaleError = ValueError  # type: ignore[assignment,misc]
+
+
+def format_price(amount: Decimal, currency: str) -> str:
+    """``amount`` in ``currency`` for the active language ("€9.99" in en, "9,99 €" in fr) with
+    Babel; "9.99 EUR" without it (or for a locale Babel does not know)."""
+    if format_currency is not None:
+        locale = to_locale(get_language() or settings.LANGUAGE_CODE)
+        try:
+            return format_currency(amount, currency, locale=locale)
+        except (UnknownLocaleError, ValueError):
+            pass
+    return f"{amount:.2f} {currency}"
+
+
+def _oscar_order(number: Any) -> Order | None:
+    external_id = crosssell_settings.platform_overrides("oscar").get("STORE_EXTERNAL_ID", "default")
+    return (
+        Order.objects.filter(store__platform="oscar", store__external_id=external_id, external_id=str(number))
+        .select_related("store", "customer")
+        .first()
+    )
+
+
+def _render(
+    context: template.Context,
+    recommend: Callable[[], list[Recommendation]],
+    store: Store,
+    placement: str,
+    order: Order | None = None,
+    customer: Customer | None = None,
+    heading: str | None = None,
+) -> str:
+    try:
+        recommendations = recommend()
+        if not recommendations:
+            return ""
+        impressions = log_impressions(store, recommendations, placement, order=order, customer=customer)
+        entries = [_entry(rec, impression) for rec, impression in zip(recommendations, impressions, strict=True)]
+        return render_to_string(
+            "crosssell/block.html",
+            {
+                "recommendations": entries,
+                "placement": placement,
+                "heading": heading,
+                "heading_id": f"crosssell-heading-{next(_block_ids)}",
+            },
+            request=context.get("request"),
+        )
+    except Exception:
+        logger.exception("The %s recommendation block of store %s could not be rendered", placement, store.pk)
+        return ""
+
+
+def _entry(rec: Recommendation, impression: Any) -> dict[str, Any]:
+    item = rec.item
+    return {
+        "item": item,
+        "price": format_price(item.price, item.currency),
+        "reasons": rec.reason_texts,
+        "link": click_url(impression),
+    }
+
+
+def _limit(limit: Any) -> int:
+    try:
+        return max(0, min(int(limit), 24))
+    except (TypeError, ValueError):
+        return 4
+
+
+@register.simple_tag(takes_context=True)
+def crosssell_block(
+    context: template.Context, order: Any, placement: str = "thank_you", limit: Any = 4, heading: str | None = None
+) -> str:
+    """Recommendations after ``order`` (a crosssell Order, or an Oscar order found by number)."""
+    if not isinstance(order, Order):
+        number = getattr(order, "number", None)
+        order = _oscar_order(number) if number not in (None, "") else None
+        if order is None:
+            return ""
+    found: Order = order
+    return _render(
+        context,
+        lambda: for_order(found, limit=_limit(limit), placement=placement),
+        found.store,
+        placement,
+        order=found,
+        customer=found.customer,
+        heading=heading,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def crosssell_customer_block(
+    context: template.Context, customer: Any, placement: str = "next_order", limit: Any = 4, heading: str | None = None
+) -> str:
+    """What a crosssell Customer may buy next (an account page, an email)."""
+    if not isinstance(customer, Customer):
+        return ""
+    return _render(
+        context,
+        lambda: for_customer(customer, limit=_limit(limit), placement=placement),
+        customer.store,
+        placement,
+        customer=customer,
+        heading=heading,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def crosssell_item_block(
+    context: template.Context, item: Any, placement: str = "item_page", limit: Any = 4, heading: str | None = None
+) -> str:
+    """What goes with a crosssell Item (an item page, for anyone)."""
+    if not isinstance(item, Item):
+        return ""
+    return _render(
+        context,
+        lambda: for_item(item, limit=_limit(limit), placement=placement),
+        item.store,
+        placement,
+        heading=heading,
+    )
