@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,10 @@ from .conftest import STORE_REF, celery_configured, purchase_event
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("CROSSSELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+# A queue and worker name of this run's own, so that two test runs sharing Redis never serve each other.
+RUN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+QUEUE = f"crosssell-test-{RUN}"
+NODE = f"crosssell-test-{RUN}@{socket.gethostname()}"
 
 
 def _settings_in_subprocess(env: dict[str, str]) -> str:
@@ -55,7 +61,9 @@ def test_plugin_tasks_are_registered() -> None:
 @pytest.fixture
 def real_broker() -> Iterator[str]:
     """Point the test process's Celery app at Redis (not eager) and restore it afterwards."""
-    with celery_configured(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False):
+    with celery_configured(
+        broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False, task_default_queue=QUEUE
+    ):
         yield REDIS_URL
 
 
@@ -69,7 +77,20 @@ def worker(transactional_db, real_broker: str) -> Iterator[subprocess.Popen[str]
         "CROSSSELL_WORKER_BROKER_URL": real_broker,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "shop", "worker", "--pool=solo", "--loglevel=INFO", "-n", "t@%h"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "shop",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-n",
+            NODE,
+            "-Q",
+            QUEUE,
+        ],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -78,7 +99,7 @@ def worker(transactional_db, real_broker: str) -> Iterator[subprocess.Popen[str]
     )
     try:
         deadline = time.monotonic() + 60
-        while not app.control.ping(timeout=1):
+        while not app.control.ping(destination=[NODE], timeout=1):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError("the Celery worker did not start:\n" + proc.communicate()[0])
@@ -97,7 +118,7 @@ def test_a_real_worker_records_a_purchase_sent_through_redis(worker) -> None:
     store = Store.objects.create(
         platform=STORE_REF.platform, external_id=STORE_REF.external_id, name="Worker store", currency="EUR"
     )
-    registered = app.control.inspect(timeout=5).registered() or {}
+    registered = app.control.inspect(destination=[NODE], timeout=5).registered() or {}
     assert any("crosssell.oscar.record_order" in tasks for tasks in registered.values())
     result = record_purchase_task.delay(purchase_event("w-1").to_dict())
     assert result.get(timeout=60) == {
