@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 
 from .models import (
+    ApiKey,
     Consumption,
     Customer,
     CustomerConsent,
@@ -297,3 +299,33 @@ class PairCountAdmin(FullyReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["store", "item_a", "item_b"]
     raw_id_fields = ["item_a", "item_b"]
     ordering = ["-count", "item_a", "item_b"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys of the REST API. A new key is shown once, in a message, right after it is created."""
+
+    list_display = ["name", "store", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["store", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    fields = ["store", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return [*self.readonly_fields, "store"] if obj is not None else list(self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        key = None if change else obj.set_new_key()
+        super().save_model(request, obj, form, change)
+        if key is not None:
+            self.message_user(
+                request,
+                f"The new API key is {key} - copy it now: it is not stored and will not be shown again.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} API key(s) revoked.", messages.SUCCESS)

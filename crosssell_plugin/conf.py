@@ -15,6 +15,7 @@ value is reported as ``crosssell.E00x`` with a hint that says what to write inst
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,15 @@ def _number_between(low: float, high: float) -> Callable[[Any], str | None]:
         return None
 
     return check
+
+
+_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _rate(value: Any) -> str | None:
+    if not isinstance(value, str) or not _RATE.fullmatch(value):
+        return f'must be a rate such as "600/min" (requests per s, min, hour or day), got {value!r}'
+    return None
 
 
 def _platforms(value: Any) -> str | None:
@@ -120,6 +130,13 @@ SETTINGS: dict[str, Setting] = {
         "best-margin candidate's score by 30 % (items without a known margin are not lifted).",
         validate=_number_between(0, 10),
         hint='Use a number between 0 and 10 such as "MARGIN_WEIGHT": 0.3 (0 = ignore margin).',
+    ),
+    "API_RATE": Setting(
+        default="600/min",
+        doc="Most requests one API key (or staff user) may make to the REST API (/crosssell/api/v1/) "
+        'per period, as "number/period" (s, min, hour or day); more get a 429 with a Retry-After header.',
+        validate=_rate,
+        hint='Use a rate such as "API_RATE": "600/min" (or "20/s", "10000/hour", "100000/day").',
     ),
     "PLATFORMS": Setting(
         default={},

@@ -1,6 +1,6 @@
 """crosssell's URLs. Include them in the project: ``path("crosssell/", include("crosssell_plugin.urls"))``."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,5 @@ app_name = "crosssell"
 
 urlpatterns = [
     path("r/<str:token>/", views.click, name="click"),
+    path("api/v1/", include("crosssell_plugin.api.urls")),
 ]

@@ -1,5 +1,6 @@
 """crosssell's models, one module per aggregate. Every row belongs to a Store (the tenant)."""
 
+from .api import ApiKey
 from .catalog import Item
 from .customer import Customer, CustomerConsent
 from .order import Consumption, Order, OrderLine, Refund
@@ -8,6 +9,7 @@ from .store import Store
 from .tracking import Click, Conversion, Impression
 
 __all__ = [
+    "ApiKey",
     "Click",
     "Consumption",
     "Conversion",

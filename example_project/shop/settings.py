@@ -26,6 +26,7 @@ _DJANGO_APPS = [app for app in OSCAR_APPS if app.startswith("django.")]
 INSTALLED_APPS = [
     *_DJANGO_APPS,
     "rest_framework",
+    "drf_spectacular",
     # crosssell comes before Oscar so that its template overrides win.
     "crosssell_plugin",
     "integrations.oscar",
@@ -138,6 +139,15 @@ CELERY_TIMEZONE = "UTC"
 # Retrain every store's recommender nightly (run `celery -A shop beat` next to the worker).
 CELERY_BEAT_SCHEDULE = {
     "crosssell-nightly": {"task": "crosssell.train_all_stores", "schedule": crontab(hour=3, minute=0)},
+}
+
+# --- the REST API's OpenAPI schema (crosssell's API views set their schema class themselves;
+# this makes drf-spectacular the default for any other DRF view of the project too)
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "crosssell API",
+    "DESCRIPTION": "Recommendations, catalogue and click events of one store, authenticated by the store's API key.",
+    "VERSION": "1.0.0",
 }
 
 # --- crosssell

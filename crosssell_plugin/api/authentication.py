@@ -1,0 +1,121 @@
+"""Who may call the API, for which store, and how often.
+
+* :class:`ApiKeyAuthentication`: ``Authorization: Bearer <key>``; ``request.auth`` is the
+  :class:`~crosssell_plugin.models.ApiKey` and every query is scoped to its store.
+* DRF's ``SessionAuthentication`` for staff users of the site, who name the store with
+  ``?store=<store pk>`` (:class:`HasStore`).
+* :class:`ApiRateThrottle`: ``CROSSSELL["API_RATE"]`` requests per key (or staff user).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.throttling import ScopedRateThrottle
+
+from ..conf import crosssell_settings
+from ..models import ApiKey, Store
+from ..models.api import PREFIX_LENGTH, hash_key
+
+#: last_used_at is written at most this often per key (not on every request)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <key>``: the key's hash is compared in constant time."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, ApiKey] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None  # no key: another authenticator may apply, else 401
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <API key>'.")
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        digest = hash_key(key)
+        match = None
+        for candidate in ApiKey.objects.select_related("store").filter(prefix=key[:PREFIX_LENGTH]):
+            if hmac.compare_digest(candidate.key_hash, digest):
+                match = candidate
+        if match is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if match.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        now = timezone.now()
+        if match.last_used_at is None or now - match.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=match.pk).update(last_used_at=now)
+            match.last_used_at = now
+        return AnonymousUser(), match
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="crosssell"'
+
+
+class HasStore(BasePermission):
+    """An API key (its store), or a staff user with ``?store=<store pk>``; sets ``request.store``."""
+
+    message = "Authentication credentials were not provided."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            request.store = request.auth.store
+            return True
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False  # 401 with the Bearer challenge
+        if not user.is_staff:
+            raise exceptions.PermissionDenied(
+                "Only staff users may call the API with a session; clients use an API key."
+            )
+        raw = request.query_params.get("store", "")
+        if not raw:
+            raise exceptions.ValidationError({"store": ["Staff sessions must name the store: ?store=<store id>."]})
+        store = Store.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        if store is None:
+            raise exceptions.ValidationError({"store": [f"No store with id {raw!r}."]})
+        request.store = store
+        return True
+
+
+class ApiRateThrottle(ScopedRateThrottle):
+    """``CROSSSELL["API_RATE"]`` requests per API key (or staff user) for views of the ``crosssell`` scope."""
+
+    def get_rate(self) -> str:
+        return crosssell_settings.API_RATE
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        if isinstance(request.auth, ApiKey):
+            ident = f"key-{request.auth.pk}-{request.auth.prefix}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = f"ip-{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """How :class:`ApiKeyAuthentication` appears in the OpenAPI schema."""
+
+    target_class = "crosssell_plugin.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A store's API key (manage.py crosssell_api_key, or the admin): "
+            "`Authorization: Bearer <key>`.",
+        }

@@ -1,0 +1,17 @@
+"""Version 1 of the API, included by ``crosssell_plugin.urls`` under ``api/v1/``."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("recommendations/order/<path:external_id>/", views.OrderRecommendations.as_view(), name="order-recs"),
+    path("recommendations/customer/<str:email>/", views.CustomerRecommendations.as_view(), name="customer-recs"),
+    path("recommendations/item/<path:external_id>/", views.ItemRecommendations.as_view(), name="item-recs"),
+    path("catalog/items/", views.CatalogItems.as_view(), name="catalog-items"),
+    path("events/click/", views.ClickEvent.as_view(), name="click-event"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]

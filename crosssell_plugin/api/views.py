@@ -1,0 +1,204 @@
+"""The API's views. Every query is scoped to ``request.store`` (set by :class:`.authentication.HasStore`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import recommend
+from ..models import Customer, Impression, Item, Order, Store
+from ..tracking import click_url, impression_pk_of, is_safe_target, log_impressions
+from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
+from .serializers import (
+    CatalogQuerySerializer,
+    ClickEventSerializer,
+    ClickRecordedSerializer,
+    ErrorSerializer,
+    ItemSerializer,
+    RecommendationListSerializer,
+    RecommendationQuerySerializer,
+)
+
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Unknown in this store.")
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key.")
+
+
+class StoreAPIView(APIView):
+    """Authenticated by API key (or staff session), scoped to one store, rate-limited."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasStore]
+    throttle_classes = [ApiRateThrottle]
+    throttle_scope = "crosssell"
+    # explicit, so the host project need not set DEFAULT_SCHEMA_CLASS for our schema
+    schema = AutoSchema()
+
+    @property
+    def store(self) -> Store:
+        return self.request.store  # type: ignore[attr-defined]
+
+
+class _RecommendationView(StoreAPIView):
+    def query(self) -> dict[str, Any]:
+        serializer = RecommendationQuerySerializer(data=self.request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def respond(
+        self,
+        recommendations: Sequence[recommend.Recommendation],
+        placement: str,
+        *,
+        order: Order | None = None,
+        customer: Customer | None = None,
+    ) -> Response:
+        impressions = log_impressions(self.store, recommendations, placement, order=order, customer=customer)
+        results = [
+            {
+                "item": rec.item,
+                "score": rec.score,
+                "reasons": rec.reason_texts,
+                "link": self._absolute(click_url(impression)),
+                "rank": impression.rank,
+            }
+            for rec, impression in zip(recommendations, impressions, strict=True)
+        ]
+        version = next((r.model_version for r in recommendations if r.model_version is not None), None)
+        return Response(RecommendationListSerializer({"results": results, "model_version": version}).data)
+
+    def _absolute(self, url: str) -> str:
+        return self.request.build_absolute_uri(url) if url.startswith("/") else url
+
+
+_REC_RESPONSES = {200: RecommendationListSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND}
+
+
+class OrderRecommendations(_RecommendationView):
+    @extend_schema(
+        operation_id="recommendations_for_order",
+        summary="What to show after an order (the thank-you page)",
+        parameters=[RecommendationQuerySerializer],
+        responses=_REC_RESPONSES,
+        tags=["recommendations"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        query = self.query()
+        order = Order.objects.for_store(self.store).select_related("store", "customer").filter(external_id=external_id)
+        found = order.first()
+        if found is None:
+            raise exceptions.NotFound(f"No order {external_id!r} in this store.")
+        recs = recommend.for_order(found, limit=query["limit"], placement=query["placement"])
+        return self.respond(recs, query["placement"], order=found, customer=found.customer)
+
+
+class CustomerRecommendations(_RecommendationView):
+    @extend_schema(
+        operation_id="recommendations_for_customer",
+        summary="What a customer may buy next (e.g. for a follow-up email)",
+        parameters=[RecommendationQuerySerializer],
+        responses=_REC_RESPONSES,
+        tags=["recommendations"],
+    )
+    def get(self, request: Request, email: str) -> Response:
+        query = self.query()
+        customer = Customer.objects.for_store(self.store).select_related("store").filter(email=email.strip().lower())
+        found = customer.first()
+        if found is None:
+            raise exceptions.NotFound("No customer with this email in this store.")
+        recs = recommend.for_customer(found, limit=query["limit"], placement=query["placement"])
+        return self.respond(recs, query["placement"], customer=found)
+
+
+class ItemRecommendations(_RecommendationView):
+    @extend_schema(
+        operation_id="recommendations_for_item",
+        summary="What goes with an item (an item page, a guest)",
+        parameters=[RecommendationQuerySerializer],
+        responses=_REC_RESPONSES,
+        tags=["recommendations"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        query = self.query()
+        found = Item.objects.for_store(self.store).select_related("store").filter(external_id=external_id).first()
+        if found is None:
+            raise exceptions.NotFound(f"No item {external_id!r} in this store.")
+        recs = recommend.for_item(found, limit=query["limit"], placement=query["placement"])
+        return self.respond(recs, query["placement"])
+
+
+class CatalogPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class CatalogItems(StoreAPIView, generics.ListAPIView):
+    """The store's items by title, 50 a page (``page_size`` up to 200)."""
+
+    serializer_class = ItemSerializer
+    pagination_class = CatalogPagination
+
+    def get_queryset(self) -> QuerySet[Item]:
+        serializer = CatalogQuerySerializer(data=self.request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        filters = serializer.validated_data
+        items = Item.objects.for_store(self.store).order_by("title", "pk")
+        if "kind" in filters:
+            items = items.filter(kind=filters["kind"])
+        if "available" in filters:
+            items = items.filter(available=filters["available"])
+        if filters.get("q"):
+            items = items.filter(title__icontains=filters["q"])
+        return items
+
+    @extend_schema(
+        operation_id="catalog_items",
+        summary="The store's catalogue, filtered",
+        parameters=[CatalogQuerySerializer],
+        tags=["catalog"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+BAD_LINK = "This link token is invalid, tampered with, expired or not from this store."
+
+
+class ClickEvent(StoreAPIView):
+    @extend_schema(
+        operation_id="record_click",
+        summary="Record a click on a recommendation link (like following /crosssell/r/<token>/)",
+        request=ClickEventSerializer,
+        responses={
+            201: ClickRecordedSerializer,
+            400: OpenApiResponse(description='A bad token: {"token": ["..."]}.'),
+            401: UNAUTHORIZED,
+        },
+        tags=["events"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ClickEventSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pk = impression_pk_of(serializer.validated_data["token"])
+        impression = (
+            Impression.objects.for_store(self.store).select_related("item").filter(pk=pk).first() if pk else None
+        )
+        if impression is None:
+            raise exceptions.ValidationError({"token": [BAD_LINK]})
+        agent = serializer.validated_data.get("user_agent", request.headers.get("User-Agent", ""))
+        click = impression.clicks.create(
+            user_agent_hash=hashlib.sha256(agent.encode("utf-8", "replace")).hexdigest() if agent else ""
+        )
+        url = impression.item.url if is_safe_target(impression.item.url) else ""
+        return Response({"click": click.pk, "impression": impression.pk, "url": url}, status=status.HTTP_201_CREATED)

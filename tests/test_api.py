@@ -1,0 +1,417 @@
+"""The REST API (/crosssell/api/v1/) on a real database: API keys and staff sessions, store scoping,
+every endpoint, validation, pagination, the click event, the rate limit, and the committed OpenAPI
+schema. Nothing of ours is mocked."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from crosssell_plugin import recommend
+from crosssell_plugin.events import StoreRef
+from crosssell_plugin.models import ApiKey, Click, Impression, Item, ModelVersion, Store
+from crosssell_plugin.models.api import hash_key
+from crosssell_plugin.tracking import click_token
+from crosssell_plugin.training import train_store
+
+from .conftest import STORE_REF
+from .test_recommend import add_catalog, buy, seed_history
+
+pytestmark = pytest.mark.django_db
+
+API = "/crosssell/api/v1/"
+OTHER_REF = StoreRef("custom", "other-store")
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
+
+
+@pytest.fixture(autouse=True)
+def isolated(settings: Any, tmp_path: Any) -> Any:
+    """Artifacts in a fresh directory, no cached model, no throttle history."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    settings.CROSSSELL = {**getattr(settings, "CROSSSELL", {}), "MODEL_CHECK_SECONDS": 0}
+    recommend.clear_cache()
+    cache.clear()
+    yield
+    recommend.clear_cache()
+    cache.clear()
+
+
+@pytest.fixture
+def trained(store: Store) -> ModelVersion:
+    add_catalog(store)
+    seed_history(STORE_REF)
+    for item in Item.objects.for_store(store):
+        item.url = f"/films/{item.external_id}/"
+        item.save(update_fields=["url"])
+    version = train_store(store)
+    assert version.status == ModelVersion.Status.ACTIVE, version.error
+    return version
+
+
+@pytest.fixture
+def other_store(db: Any) -> Store:
+    other = Store.objects.create(
+        platform=OTHER_REF.platform, external_id=OTHER_REF.external_id, name="Other store", currency="EUR"
+    )
+    add_catalog(other)
+    return other
+
+
+def key_for(store: Store, name: str = "test") -> str:
+    return ApiKey.create_key(store, name)[1]
+
+
+def api(key: str | None) -> Client:
+    return Client(headers={"Authorization": f"Bearer {key}"} if key else {})
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def test_the_key_is_stored_as_a_hash_only(store: Store) -> None:
+    api_key, key = ApiKey.create_key(store, "app")
+    api_key.refresh_from_db()
+    assert api_key.prefix == key[:8] and api_key.key_hash == hash_key(key)
+    assert key not in {api_key.prefix, api_key.key_hash, api_key.name}
+    assert len(key) >= 40
+
+
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "Authentication credentials were not provided."),
+        ({"Authorization": "Bearer cs_wrong-key-0123456789"}, "Invalid API key."),
+        ({"Authorization": "Bearer"}, "Malformed Authorization header"),
+        ({"Authorization": "Bearer a b"}, "Malformed Authorization header"),
+    ],
+)
+def test_missing_or_wrong_key_is_401_json(store: Store, headers: dict[str, str], message: str) -> None:
+    key_for(store)
+    response = Client(headers=headers).get(API + "catalog/items/")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert message in response.json()["detail"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_key_with_the_right_prefix_but_wrong_rest_is_rejected(store: Store) -> None:
+    key = key_for(store)
+    response = api(key[:8] + "x" * (len(key) - 8)).get(API + "catalog/items/")
+    assert response.status_code == 401 and response.json() == {"detail": "Invalid API key."}
+
+
+def test_revoked_key_is_401_and_last_used_is_recorded(store: Store) -> None:
+    api_key, key = ApiKey.create_key(store, "app")
+    assert api(key).get(API + "catalog/items/").status_code == 200
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    response = api(key).get(API + "catalog/items/")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "This API key has been revoked."}
+
+
+def test_a_key_never_sees_another_stores_data(trained: ModelVersion, other_store: Store) -> None:
+    store = trained.store
+    order = buy(STORE_REF, "mine-1", "ann@example.com", ["inception"], 30)
+    buy(OTHER_REF, "theirs-1", "bob@example.com", ["dune"], 30)
+    Item.objects.for_store(other_store).filter(external_id="dune").update(title="Other Dune")
+    other = api(key_for(other_store))
+
+    for path in (
+        f"recommendations/order/{order.external_id}/",
+        "recommendations/customer/ann@example.com/",
+    ):
+        response = other.get(API + path)
+        assert response.status_code == 404, path
+        assert "detail" in response.json()
+    mine = api(key_for(store))
+    assert mine.get(API + "recommendations/order/theirs-1/").status_code == 404
+    assert mine.get(API + "recommendations/customer/bob@example.com/").status_code == 404
+    # the same external id in both stores: each key gets its own store's item
+    titles = {i["title"] for i in mine.get(API + "catalog/items/", {"q": "dune"}).json()["results"]}
+    assert titles == {"Dune"}
+    titles = {i["title"] for i in other.get(API + "catalog/items/", {"q": "dune"}).json()["results"]}
+    assert titles == {"Other Dune"}
+    recs = other.get(API + "recommendations/item/inception/").json()["results"]
+    assert all(Item.objects.filter(store=other_store, external_id=r["item"]["external_id"]).exists() for r in recs)
+    assert not Impression.objects.filter(store=store).exclude(order__isnull=True).exists()
+
+
+def test_staff_session_needs_a_store_param_and_non_staff_are_refused(trained: ModelVersion) -> None:
+    store = trained.store
+    user_model = get_user_model()
+    staff = user_model.objects.create_user("staff", "staff@example.com", "pw", is_staff=True)
+    plain = user_model.objects.create_user("plain", "plain@example.com", "pw")
+    client = Client()
+    client.force_login(plain)
+    response = client.get(API + "catalog/items/", {"store": store.pk})
+    assert response.status_code == 403 and "staff" in response.json()["detail"]
+
+    client.force_login(staff)
+    response = client.get(API + "catalog/items/")
+    assert response.status_code == 400 and "store" in response.json()
+    assert client.get(API + "catalog/items/", {"store": 999_999}).status_code == 400
+    response = client.get(API + "catalog/items/", {"store": store.pk})
+    assert response.status_code == 200 and response.json()["count"] == Item.objects.for_store(store).count()
+    response = client.get(API + "recommendations/item/inception/", {"store": store.pk, "limit": 2})
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+# --- recommendations -----------------------------------------------------------------------
+
+
+def test_order_recommendations(trained: ModelVersion) -> None:
+    store = trained.store
+    order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    response = api(key_for(store)).get(API + f"recommendations/order/{order.external_id}/", {"placement": "app"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == trained.version
+    results = body["results"]
+    assert 1 <= len(results) <= 4
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
+    assert "inception" not in {r["item"]["external_id"] for r in results}
+    first = results[0]
+    assert set(first) == {"item", "score", "reasons", "link", "rank"}
+    assert set(first["item"]) >= {"external_id", "kind", "title", "price", "currency", "url", "available"}
+    assert first["reasons"] and all(isinstance(text, str) for text in first["reasons"])
+    assert first["link"].startswith("http://testserver/crosssell/r/")
+
+    impressions = list(Impression.objects.for_store(store).order_by("rank"))
+    assert [i.item.external_id for i in impressions] == [r["item"]["external_id"] for r in results]
+    assert {i.placement for i in impressions} == {"app"}
+    assert {i.order_id for i in impressions} == {order.pk}
+    assert {i.customer_id for i in impressions} == {order.customer_id}
+
+    # the link is the real redirect: following it records a click
+    redirect = Client().get(first["link"].removeprefix("http://testserver"))
+    assert redirect.status_code == 302 and redirect["Location"] == first["item"]["url"]
+    assert Click.objects.filter(impression=impressions[0]).count() == 1
+
+
+def test_customer_recommendations(trained: ModelVersion) -> None:
+    store = trained.store
+    client = api(key_for(store))
+    response = client.get(API + "recommendations/customer/NOLAN0@example.com/", {"limit": 3})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert 1 <= len(results) <= 3
+    owned = {"inception", "interstellar", "tenet"}
+    assert not owned & {r["item"]["external_id"] for r in results}
+    assert set(Impression.objects.for_store(store).values_list("placement", flat=True)) == {"api"}
+    assert Impression.objects.for_store(store).filter(customer__email="nolan0@example.com").count() == len(results)
+
+    response = client.get(API + "recommendations/customer/nobody@example.com/")
+    assert response.status_code == 404 and "detail" in response.json()
+
+
+def test_item_recommendations_and_unknown_item(trained: ModelVersion) -> None:
+    client = api(key_for(trained.store))
+    response = client.get(API + "recommendations/item/inception/", {"limit": 2})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == 2 and "inception" not in {r["item"]["external_id"] for r in results}
+
+    response = client.get(API + "recommendations/item/no-such-item/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No item 'no-such-item' in this store."}
+    assert client.get(API + "recommendations/order/no-such-order/").status_code == 404
+
+
+def test_cold_start_has_a_null_model_version(store: Store) -> None:
+    add_catalog(store)
+    buy(STORE_REF, "o-1", "ann@example.com", ["inception", "interstellar"], 1)
+    response = api(key_for(store)).get(API + "recommendations/item/inception/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] is None
+    assert [r["item"]["external_id"] for r in body["results"]] == ["interstellar"]
+    assert body["results"][0]["reasons"] == ["Popular right now (1 buyer)"]
+
+
+@pytest.mark.parametrize("limit", ["0", "51", "-1", "many", "2.5"])
+def test_limit_is_validated(trained: ModelVersion, limit: str) -> None:
+    client = api(key_for(trained.store))
+    for path in ("recommendations/item/inception/", "recommendations/customer/nolan0@example.com/"):
+        response = client.get(API + path, {"limit": limit})
+        assert response.status_code == 400, path
+        assert list(response.json()) == ["limit"] and response.json()["limit"][0]
+    assert not Impression.objects.exists()
+
+
+def test_limit_bounds_are_accepted(trained: ModelVersion) -> None:
+    client = api(key_for(trained.store))
+    assert len(client.get(API + "recommendations/item/inception/", {"limit": 1}).json()["results"]) == 1
+    assert client.get(API + "recommendations/item/inception/", {"limit": 50}).status_code == 200
+
+
+# --- catalogue -----------------------------------------------------------------------------
+
+
+def test_catalog_pagination_and_filters(store: Store) -> None:
+    for n in range(120):
+        Item.objects.create(
+            store=store,
+            external_id=f"item-{n:03}",
+            kind="merch" if n % 3 == 0 else "film",
+            title=f"Poster {n:03}" if n % 3 == 0 else f"Film {n:03}",
+            price="5.00",
+            currency="EUR",
+            available=n % 2 == 0,
+        )
+    client = api(key_for(store))
+
+    page1 = client.get(API + "catalog/items/").json()
+    assert page1["count"] == 120 and len(page1["results"]) == 50 and page1["previous"] is None
+    assert page1["next"].endswith("/crosssell/api/v1/catalog/items/?page=2")
+    page3 = client.get(API + "catalog/items/", {"page": 3}).json()
+    assert len(page3["results"]) == 20 and page3["next"] is None
+    titles = [i["title"] for i in page1["results"] + client.get(page1["next"]).json()["results"] + page3["results"]]
+    assert titles == sorted(titles) and len(set(titles)) == 120
+    assert len(client.get(API + "catalog/items/", {"page_size": 500}).json()["results"]) == 120  # capped at 200
+    assert len(client.get(API + "catalog/items/", {"page_size": 10}).json()["results"]) == 10
+    assert client.get(API + "catalog/items/", {"page": 9}).status_code == 404
+
+    merch = client.get(API + "catalog/items/", {"kind": "merch"}).json()
+    assert merch["count"] == 40 and {i["kind"] for i in merch["results"]} == {"merch"}
+    available = client.get(API + "catalog/items/", {"available": "true", "kind": "merch"}).json()
+    assert available["count"] == 20 and all(i["available"] for i in available["results"])
+    unavailable = client.get(API + "catalog/items/", {"available": "false"}).json()
+    assert unavailable["count"] == 60 and not any(i["available"] for i in unavailable["results"])
+    found = client.get(API + "catalog/items/", {"q": "poster 01"}).json()
+    assert [i["title"] for i in found["results"]] == [f"Poster {n}" for n in ("012", "015", "018")]
+
+    response = client.get(API + "catalog/items/", {"kind": "spaceship"})
+    assert response.status_code == 400 and "kind" in response.json()
+    assert client.get(API + "catalog/items/", {"available": "maybe"}).status_code == 400
+
+
+# --- click events --------------------------------------------------------------------------
+
+
+def test_click_event_records_a_click(trained: ModelVersion) -> None:
+    store = trained.store
+    item = Item.objects.for_store(store).get(external_id="dune")
+    impression = Impression.objects.create(store=store, item=item, placement="api", rank=1, score=1.0)
+    client = api(key_for(store))
+
+    response = client.post(
+        API + "events/click/", {"token": click_token(impression.pk)}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    click = Click.objects.get(impression=impression)
+    assert response.json() == {"click": click.pk, "impression": impression.pk, "url": "/films/dune/"}
+    assert click.user_agent_hash == ""
+
+    response = client.post(
+        API + "events/click/",
+        {"token": click_token(impression.pk), "user_agent": "Firefox"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201 and Click.objects.filter(impression=impression).count() == 2
+    assert Click.objects.filter(impression=impression, user_agent_hash__regex=r"^[0-9a-f]{64}$").count() == 1
+
+
+def test_click_event_rejects_bad_tokens(trained: ModelVersion, other_store: Store) -> None:
+    store = trained.store
+    item = Item.objects.for_store(store).get(external_id="dune")
+    impression = Impression.objects.create(store=store, item=item, placement="api", rank=1, score=1.0)
+    theirs = Impression.objects.create(
+        store=other_store, item=Item.objects.for_store(other_store).first(), placement="api", rank=1, score=1.0
+    )
+    client = api(key_for(store))
+
+    def post(body: dict[str, Any]) -> Any:
+        return client.post(API + "events/click/", body, content_type="application/json")
+
+    for token in ("garbage", click_token(impression.pk) + "x", click_token(theirs.pk), click_token(999_999)):
+        response = post({"token": token})
+        assert response.status_code == 400, token
+        assert "invalid" in response.json()["token"][0]
+    response = post({})
+    assert response.status_code == 400 and "token" in response.json()
+    assert not Click.objects.filter(impression=theirs).exists()
+
+
+# --- rate limit ----------------------------------------------------------------------------
+
+
+def test_rate_limit_comes_from_the_setting_and_is_per_key(store: Store, settings: Any) -> None:
+    settings.CROSSSELL = {**settings.CROSSSELL, "API_RATE": "2/min"}
+    first, second = api(key_for(store, "a")), api(key_for(store, "b"))
+    assert [first.get(API + "catalog/items/").status_code for _ in range(3)] == [200, 200, 429]
+    assert "Retry-After" in first.get(API + "catalog/items/")
+    assert second.get(API + "catalog/items/").status_code == 200
+
+
+def test_api_rate_setting_is_checked(settings: Any) -> None:
+    from crosssell_plugin.conf import validation_errors
+
+    settings.CROSSSELL = {"API_RATE": "lots"}
+    ((check_id, message, hint),) = validation_errors()
+    assert check_id == "crosssell.E003" and "API_RATE" in message and "600/min" in hint
+    settings.CROSSSELL = {"API_RATE": "20/s"}
+    assert validation_errors() == []
+
+
+# --- key management ------------------------------------------------------------------------
+
+
+def test_management_command_prints_a_working_key_once(store: Store) -> None:
+    out = StringIO()
+    call_command("crosssell_api_key", "--store", "custom:test-store", "--name", "mobile app", stdout=out)
+    lines = out.getvalue().splitlines()
+    key = lines[1]
+    api_key = ApiKey.objects.get()
+    assert api_key.name == "mobile app" and api_key.store == store and api_key.key_hash == hash_key(key)
+    assert api(key).get(API + "catalog/items/").status_code == 200
+
+
+def test_admin_creates_a_key_shows_it_once_and_revokes(admin_client: Client, store: Store) -> None:
+    response = admin_client.post("/admin/crosssell/apikey/add/", {"store": store.pk, "name": "from admin"}, follow=True)
+    assert response.status_code == 200
+    api_key = ApiKey.objects.get()
+    shown = [str(m) for m in response.context["messages"] if "API key is" in str(m)]
+    key = shown[0].split("API key is ", 1)[1].split(" ", 1)[0]
+    assert hash_key(key) == api_key.key_hash and api_key.prefix == key[:8]
+    assert admin_client.get("/admin/crosssell/apikey/").status_code == 200
+    assert key not in admin_client.get(f"/admin/crosssell/apikey/{api_key.pk}/change/").content.decode()
+
+    admin_client.post("/admin/crosssell/apikey/", {"action": "revoke", "_selected_action": [api_key.pk]}, follow=True)
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    assert api(key).get(API + "catalog/items/").status_code == 401
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+def test_committed_openapi_schema_is_in_sync(tmp_path: Path) -> None:
+    generated = tmp_path / "openapi.yaml"
+    call_command("spectacular", "--file", str(generated), "--validate", "--fail-on-warn")
+    assert generated.read_text() == SCHEMA_FILE.read_text(), (
+        "docs/openapi.yaml is out of date: cd example_project && "
+        "../.venv/bin/python manage.py spectacular --file ../docs/openapi.yaml --validate"
+    )
+
+
+def test_schema_is_served(store: Store) -> None:
+    response = Client().get(API + "schema/")
+    assert response.status_code == 200
+    assert b"/crosssell/api/v1/recommendations/order/{external_id}/" in response.content
