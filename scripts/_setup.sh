@@ -81,3 +81,9 @@ ensure_redis() {
   for _ in $(seq 1 20); do port_open 127.0.0.1 6379 && break; sleep 0.5; done
   port_open 127.0.0.1 6379 || die "Redis is not reachable on 127.0.0.1:6379 and could not be started"
 }
+
+ensure_chromium() {  # the headless browser of tests/test_browser.py (Playwright drives Debian's chromium)
+  if command -v chromium >/dev/null 2>&1; then log "chromium is installed"; return; fi
+  apt_install chromium
+  command -v chromium >/dev/null 2>&1 || die "chromium could not be installed (apt-get install chromium)"
+}

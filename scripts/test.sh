@@ -10,6 +10,7 @@ cd "$ROOT"
 setup_venv dev
 ensure_postgres
 ensure_redis
+ensure_chromium
 
 export PATH="$VENV/bin:$PATH"
 unset DJANGO_SETTINGS_MODULE CELERY_BROKER_URL
