@@ -85,3 +85,21 @@ def celery_configured(**conf: Any) -> Iterator[Any]:
             local.pop("backend", None)
         else:
             local["backend"] = backend
+
+
+@pytest.fixture
+def isolated_models(settings: Any, tmp_path: Any) -> Iterator[None]:
+    """Model artifacts in a fresh directory, the active version checked on every call, no cached model."""
+    from crosssell_plugin import recommend
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    settings.CROSSSELL = {**getattr(settings, "CROSSSELL", {}), "MODEL_CHECK_SECONDS": 0}
+    recommend.clear_cache()
+    yield
+    recommend.clear_cache()

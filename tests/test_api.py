@@ -4,6 +4,7 @@ schema. Nothing of ours is mocked."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from crosssell_plugin import recommend
 from crosssell_plugin.events import StoreRef
 from crosssell_plugin.models import ApiKey, Click, Impression, Item, ModelVersion, Store
 from crosssell_plugin.models.api import hash_key
@@ -33,20 +33,10 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 
 
 @pytest.fixture(autouse=True)
-def isolated(settings: Any, tmp_path: Any) -> Any:
-    """Artifacts in a fresh directory, no cached model, no throttle history."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-    settings.CROSSSELL = {**getattr(settings, "CROSSSELL", {}), "MODEL_CHECK_SECONDS": 0}
-    recommend.clear_cache()
+def isolated(isolated_models: None) -> Iterator[None]:
+    """Fresh model storage, no cached model (tests/conftest.py), and no throttle history."""
     cache.clear()
     yield
-    recommend.clear_cache()
     cache.clear()
 
 

@@ -51,21 +51,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def browser_shop(transactional_db: Any, settings: Any, tmp_path: Any) -> Any:
+def browser_shop(transactional_db: Any, isolated_models: None, settings: Any) -> Any:
     """Oscar films that five earlier customers bought together, and a model trained on them."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-    settings.CROSSSELL = {
-        **settings.CROSSSELL,
-        "MODEL_CHECK_SECONDS": 0,
-        "PLATFORMS": {"oscar": {"STORE_NAME": "Reel & Learn"}},
-    }
-    recommend.clear_cache()
+    settings.CROSSSELL = {**settings.CROSSSELL, "PLATFORMS": {"oscar": {"STORE_NAME": "Reel & Learn"}}}
     catalogue = Catalogue()
     cleo = catalogue.product("film", "Cléo from 5 to 7", upc="FILM-CLEO", price="7.50", director="Agnès Varda")
     gleaners = catalogue.product(

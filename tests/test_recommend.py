@@ -147,19 +147,8 @@ def ids(recommendations: list[recommend.Recommendation]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def isolated(settings: Any, tmp_path: Any) -> Any:
-    """Artifacts in a fresh directory, the active version checked on every call, no cached model."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-    settings.CROSSSELL = {**getattr(settings, "CROSSSELL", {}), "MODEL_CHECK_SECONDS": 0}
-    recommend.clear_cache()
-    yield
-    recommend.clear_cache()
+def isolated(isolated_models: None) -> None:
+    """Every test gets fresh model storage and no cached model (see tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.utils import translation
 from oscar.core.loading import get_model
 
-from crosssell_plugin import recommend
 from crosssell_plugin.events import CustomerData, PurchaseEvent, PurchaseLine, StoreRef
 from crosssell_plugin.ingest import record_purchase
 from crosssell_plugin.models import Click, Conversion, Customer, Impression, Item, ModelVersion, Order, Store
@@ -38,19 +37,8 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture(autouse=True)
-def isolated(settings: Any, tmp_path: Any) -> Any:
-    """Artifacts in a fresh directory, the active version checked on every call, no cached model."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-    settings.CROSSSELL = {**getattr(settings, "CROSSSELL", {}), "MODEL_CHECK_SECONDS": 0}
-    recommend.clear_cache()
-    yield
-    recommend.clear_cache()
+def isolated(isolated_models: None) -> None:
+    """Every test gets fresh model storage and no cached model (see tests/conftest.py)."""
 
 
 @pytest.fixture
