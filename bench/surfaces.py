@@ -13,16 +13,14 @@ least a thank-you page does).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.django_db import throwaway_database
 
 
 def main() -> None:
@@ -33,24 +31,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    sys.path[:0] = [str(ROOT), str(ROOT / "example_project")]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0)
-    try:
-        run(args, connection.vendor)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    with throwaway_database(args.database_url) as vendor:
+        run(args, vendor)
 
 
 def _ms(samples: list[float]) -> str:
