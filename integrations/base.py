@@ -60,9 +60,6 @@ class PlatformAdapter:
         """Keys in the user's options that this adapter does not know (typo protection)."""
         return sorted(set(crosssell_settings.platform_overrides(self.platform_id)) - set(self.option_defaults))
 
-    def supports(self, capability: Capability) -> bool:
-        return capability in self.capabilities
-
     def unsupported(self, feature: str) -> UnsupportedFeature:
         return UnsupportedFeature(f"{self.platform_name} does not support {feature}")
 
@@ -101,11 +98,6 @@ def _adapter_classes() -> dict[str, type[PlatformAdapter]]:
             raise ConfigurationError(f"{config.name}.crosssell_adapter = {path!r} is not a PlatformAdapter subclass")
         found[cls.platform_id] = cls
     return found
-
-
-def registered_adapters() -> dict[str, type[PlatformAdapter]]:
-    """Adapter classes of the installed integrations, keyed by platform id."""
-    return dict(_adapter_classes())
 
 
 def get_adapter(platform_id: str) -> PlatformAdapter:

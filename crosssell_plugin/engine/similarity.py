@@ -45,7 +45,12 @@ def pattern_values(values: sp.csr_matrix, pattern: sp.csr_matrix) -> sp.csr_matr
 def cooccurrence_with_counts(
     data: Interactions, *, k: int = 100, alpha: float = 0.5, shrink: float = 10.0
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """The similarity (see :func:`cooccurrence`) and, on the same pairs, how many customers bought both."""
+    """Co-purchase similarity and, on the same pairs, how many customers bought both.
+
+    Similarity is the asymmetric cosine C_ij / (n_i^alpha * n_j^(1-alpha) + shrink), top-K per row:
+    row i holds the items bought by buyers of i. Sparse throughout, so it scales with the number of
+    interactions, not with items squared.
+    """
     x = data.binary
     c = (x.T @ x).tocsr().astype(np.float32)
     c.setdiag(0)
@@ -63,15 +68,6 @@ def _asymmetric_cosine(c: sp.csr_matrix, counts: np.ndarray, alpha: float, shrin
     return c
 
 
-def cooccurrence(data: Interactions, *, k: int = 100, alpha: float = 0.5, shrink: float = 10.0) -> sp.csr_matrix:
-    """Asymmetric cosine over co-purchase: C_ij / (n_i^alpha * n_j^(1-alpha) + shrink), top-K per row.
-
-    Row i holds the items bought by buyers of i. Works on sparse matrices, so it scales with the
-    number of interactions, not with items squared.
-    """
-    return cooccurrence_with_counts(data, k=k, alpha=alpha, shrink=shrink)[0]
-
-
 def ease(data: Interactions, *, lam: float = 200.0) -> np.ndarray:
     """EASE (Steck 2019): the closed-form linear item model, dense n_items x n_items float32."""
     x = data.binary
@@ -82,13 +78,6 @@ def ease(data: Interactions, *, lam: float = 200.0) -> np.ndarray:
     b = -p / np.diag(p)[None, :]
     b[diag] = 0.0
     return b.astype(np.float32)
-
-
-def transitions(
-    data: Interactions, *, window: int = 5, decay: float = 0.6, beta: float = 0.5, k: int = 100
-) -> sp.csr_matrix:
-    """See :func:`transitions_with_counts`."""
-    return transitions_with_counts(data, window=window, decay=decay, beta=beta, k=k)[0]
 
 
 def transitions_with_counts(

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crosssell_plugin.engine import HybridModel, Interactions, ItemText, Params, Request, Task
-from crosssell_plugin.engine.similarity import cooccurrence, top_k_rows, transitions
+from crosssell_plugin.engine.similarity import cooccurrence_with_counts, top_k_rows, transitions_with_counts
 from crosssell_plugin.engine.tuning import holdout, tune
 
 DAY = 86_400.0
@@ -22,7 +22,7 @@ def _data(rows: list[tuple[int, int, float]], n_items: int | None = None) -> Int
 def test_cooccurrence_finds_items_bought_together() -> None:
     # users 0-3 buy 0 and 1 together; user 4 buys 0 and 2
     rows = [(u, i, 0.0) for u in range(4) for i in (0, 1)] + [(4, 0, 0.0), (4, 2, 0.0)]
-    sim = cooccurrence(_data(rows), k=10, shrink=0.0).toarray()
+    sim = cooccurrence_with_counts(_data(rows), k=10, shrink=0.0)[0].toarray()
     assert sim[0, 1] > sim[0, 2] > 0 and sim[0, 0] == 0
 
 
@@ -31,7 +31,7 @@ def test_transitions_are_directional_and_orders_count_both_ways() -> None:
     rows = [(u, 0, 0.0) for u in range(5)] + [(u, 1, DAY) for u in range(5)]
     # one user buys 2 and 3 in the same order
     rows += [(9, 2, 0.0), (9, 3, 0.0)]
-    t = transitions(_data(rows), window=3).toarray()
+    t = transitions_with_counts(_data(rows), window=3)[0].toarray()
     assert t[0, 1] > 0 and t[1, 0] == 0
     assert t[2, 3] > 0 and t[3, 2] > 0
 
