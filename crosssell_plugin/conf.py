@@ -74,6 +74,29 @@ def _rate(value: Any) -> str | None:
     return None
 
 
+def _sms(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return f"must be a dict of SMS options, got {type(value).__name__}"
+    unknown = sorted(set(value) - set(SMS_DEFAULTS))
+    if unknown:
+        return f"has unknown keys {unknown}; known keys: {sorted(SMS_DEFAULTS)}"
+    backend = value.get("BACKEND", SMS_DEFAULTS["BACKEND"])
+    if not isinstance(backend, str) or "." not in backend:
+        return f"BACKEND must be a dotted path to a backend class, got {backend!r}"
+    return None
+
+
+#: ``CROSSSELL["SMS"]`` keys and their defaults (crosssell_plugin.channels.sms documents them).
+SMS_DEFAULTS: dict[str, Any] = {
+    "BACKEND": "crosssell_plugin.channels.sms.ConsoleSmsBackend",
+    "FROM": "",
+    "ACCOUNT_SID": "",
+    "AUTH_TOKEN": "",
+    "BASE_URL": "https://api.twilio.com",
+    "TIMEOUT_SECONDS": 10,
+}
+
+
 def _platforms(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return f"must be a dict of platform id -> options dict, got {type(value).__name__}"
@@ -137,6 +160,23 @@ SETTINGS: dict[str, Setting] = {
         'per period, as "number/period" (s, min, hour or day); more get a 429 with a Retry-After header.',
         validate=_rate,
         hint='Use a rate such as "API_RATE": "600/min" (or "20/s", "10000/hour", "100000/day").',
+    ),
+    "BLOCK_CACHE_SECONDS": Setting(
+        default=900,
+        doc="How long a rendered recommendation block is reused for the same store, order (or customer, "
+        "or item), placement and model version; 0 renders every time. Training a new model version "
+        "starts a fresh block at once.",
+        validate=_int_between(0, 86_400),
+        hint='Use a number of seconds such as "BLOCK_CACHE_SECONDS": 900 (0 = no caching).',
+    ),
+    "SMS": Setting(
+        default=SMS_DEFAULTS,
+        doc="The SMS channel: BACKEND (dotted path; the console backend prints messages, "
+        "crosssell_plugin.channels.sms.TwilioSmsBackend sends through a Twilio-style API), FROM (the "
+        "sender number, E.164), ACCOUNT_SID, AUTH_TOKEN, BASE_URL and TIMEOUT_SECONDS.",
+        validate=_sms,
+        hint='Write "SMS": {"BACKEND": "crosssell_plugin.channels.sms.TwilioSmsBackend", "FROM": "+15005550006", '
+        '"ACCOUNT_SID": "AC...", "AUTH_TOKEN": "..."}.',
     ),
     "PLATFORMS": Setting(
         default={},

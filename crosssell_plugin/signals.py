@@ -17,3 +17,8 @@ purchase_updated = Signal()
 
 #: A refund was recorded for the first time. kwargs: ``refund``, ``order``, ``event``.
 refund_recorded = Signal()
+
+#: A customer withdrew marketing consent on a channel (an SMS STOP, an unsubscribe link, the
+#: admin). kwargs: ``customer``, ``channel`` (email | sms | in_app, or "all"), ``source``.
+#: Pending follow-ups on that channel are cancelled by the plugin's own receiver.
+consent_withdrawn = Signal()
