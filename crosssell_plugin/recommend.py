@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 #: how many candidates the scorer hands to the business rules, per recommendation wanted
 POOL_FACTOR = 5
+#: how many ranked items beyond ``limit`` are looked up, to replace any withdrawn since the last check
+SPARE = 4
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,16 @@ class _Entry:
     checked_at: float
     #: facts of the model's items (kind, price, margin, parent...), refreshed with each check
     catalog: CatalogArrays | None = None
+    #: the store's items by number of orders, computed when first needed after each check
+    popular: list[_PopularItem] | None = None
+
+
+@dataclass(frozen=True)
+class _PopularItem:
+    pk: int
+    kind: str
+    orders: int
+    buyers: int
 
 
 _cache: dict[int, _Entry] = {}
@@ -126,8 +138,10 @@ def _entry(store: Store) -> _Entry:
         entry = _cache.get(store.pk)
         if entry is not None and time.monotonic() - entry.checked_at < interval:
             return entry  # another thread checked while this one waited
-        entry = _check(store, entry.loaded if entry else None)
-        _cache[store.pk] = entry
+        fresh = _check(store, entry.loaded if entry else None)
+        if entry is not None and fresh.loaded is not None and fresh.loaded is entry.loaded:
+            fresh.popular = entry.popular  # the same model: keep its popularity ranking
+        _cache[store.pk] = entry = fresh
         return entry
 
 
@@ -232,67 +246,69 @@ def _catalog(store: Store, loaded: LoadedModel) -> CatalogArrays:
     return CatalogArrays(kinds, prices, margins, available, parents, positions)
 
 
-def _available_now(store: Store, loaded: LoadedModel, catalog: CatalogArrays) -> CatalogArrays:
-    """``catalog`` with availability as of this moment (the cached facts may be seconds old)."""
-    mask = catalog.available.copy()
-    unavailable = Item.objects.for_store(store).filter(available=False).values_list("pk", flat=True)
-    gone = [loaded.index[pk] for pk in unavailable if pk in loaded.index]
-    mask[gone] = False
-    fresh = CatalogArrays(catalog.kinds, catalog.prices, catalog.margins, mask, catalog.parents, catalog.positions)
-    fresh.__dict__["by_parent_position"] = catalog.by_parent_position  # the cached_property, unchanged
-    return fresh
-
-
 # --- public API ---------------------------------------------------------------------------
 
 
 def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
     """What to show after ``order``: triggered by its first line, informed by the customer's past."""
     store = order.store
-    lines = list(
-        OrderLine.objects.for_store(store).filter(order=order).order_by("position").values_list("item_id", flat=True)
-    )
-    trigger = Item.objects.for_store(store).filter(pk=lines[0]).first() if lines else None
-    earlier = _purchases(store, order.customer_id, before=order)
-    history = _merge_history(earlier, _consumed(store, order.customer_id))
+    bought = _bought(store, order.customer_id)
+    lines = [pk for _, order_pk, pk in bought if order_pk == order.pk]  # by position
+    consumed, finished = _consumption(store, order.customer_id)
+    earlier = [(when, pk) for when, order_pk, pk in bought if when < order.placed_at and order_pk != order.pk]
+    history = _merge_history(earlier, consumed)
     # the order's other lines are the most recent evidence of all
     history = [pk for pk in history if pk not in lines] + [pk for pk in dict.fromkeys(lines[1:])]
-    owned = _owned(store, order.customer_id) | set(lines)
-    return _recommend(store, Task.POST_PURCHASE, trigger, history, owned, limit, placement)
+    owned = {pk for _, _, pk in bought} | finished | set(lines)
+    trigger = lines[0] if lines else None
+    return _recommend(store, Task.POST_PURCHASE, trigger, None, history, owned, limit, placement)
 
 
 def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
     """What the customer may buy next, from everything they bought and watched."""
     store = customer.store
-    history = _merge_history(_purchases(store, customer.pk), _consumed(store, customer.pk))
-    return _recommend(store, Task.NEXT_ORDER, None, history, _owned(store, customer.pk), limit, placement)
+    bought = _bought(store, customer.pk)
+    consumed, finished = _consumption(store, customer.pk)
+    history = _merge_history([(when, pk) for when, _, pk in bought], consumed)
+    owned = {pk for _, _, pk in bought} | finished
+    return _recommend(store, Task.NEXT_ORDER, None, None, history, owned, limit, placement)
 
 
 def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommendation]:
     """What goes with ``item``, for anyone (an item page, a guest)."""
-    return _recommend(item.store, Task.ITEM_TO_ITEM, item, [], set(), limit, placement)
+    return _recommend(item.store, Task.ITEM_TO_ITEM, item.pk, item.kind, [], set(), limit, placement)
 
 
 # --- customer data ------------------------------------------------------------------------
 
 
-def _purchases(store: Store, customer_id: int, before: Order | None = None) -> list[tuple[datetime, int]]:
-    """(time, item pk) of the customer's purchases, oldest first (only orders placed before ``before``)."""
-    lines = OrderLine.objects.for_store(store).filter(order__customer_id=customer_id)
-    if before is not None:
-        lines = lines.filter(order__placed_at__lt=before.placed_at).exclude(order=before)
-    rows = lines.order_by("order__placed_at", "order_id", "position").values_list("order__placed_at", "item_id")
+def _bought(store: Store, customer_id: int) -> list[tuple[datetime, int, int]]:
+    """(time, order pk, item pk) of every line the customer bought, oldest first."""
+    rows = (
+        OrderLine.objects.for_store(store)
+        .filter(order__customer_id=customer_id)
+        .order_by("order__placed_at", "order_id", "position")
+        .values_list("order__placed_at", "order_id", "item_id")
+    )
     return list(rows)
 
 
-def _consumed(store: Store, customer_id: int) -> list[tuple[datetime, int]]:
+def _consumption(store: Store, customer_id: int) -> tuple[list[tuple[datetime, int]], set[int]]:
+    """(time, item pk) of what the customer started watching or following, oldest first, and the
+    set of items they finished (progress at least ``CONSUMPTION_COMPLETE_AT``)."""
+    threshold = Decimal(str(crosssell_settings.CONSUMPTION_COMPLETE_AT))
     rows = (
         Consumption.objects.for_store(store)
         .filter(customer_id=customer_id, progress__gt=0)
         .order_by("last_event_at", "item_id")
-        .values_list("last_event_at", "item_id")
+        .values_list("last_event_at", "item_id", "progress")
     )
-    return list(rows)
+    started, finished = [], set()
+    for when, pk, progress in rows:
+        started.append((when, pk))
+        if progress >= threshold:
+            finished.add(pk)
+    return started, finished
 
 
 def _merge_history(*sources: Iterable[tuple[datetime, int]]) -> list[int]:
@@ -300,18 +316,6 @@ def _merge_history(*sources: Iterable[tuple[datetime, int]]) -> list[int]:
     events = sorted((when, n, pk) for source in sources for n, (when, pk) in enumerate(source))
     latest = {pk: i for i, (_, _, pk) in enumerate(events)}
     return [pk for i, (_, _, pk) in enumerate(events) if latest[pk] == i]
-
-
-def _owned(store: Store, customer_id: int) -> set[int]:
-    """Everything the customer bought in this store, or finished watching."""
-    bought = OrderLine.objects.for_store(store).filter(order__customer_id=customer_id).values_list("item_id", flat=True)
-    threshold = Decimal(str(crosssell_settings.CONSUMPTION_COMPLETE_AT))
-    finished = (
-        Consumption.objects.for_store(store)
-        .filter(customer_id=customer_id, progress__gte=threshold)
-        .values_list("item_id", flat=True)
-    )
-    return set(bought) | set(finished)
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -332,39 +336,42 @@ class _Served:
 def _recommend(
     store: Store,
     task: Task,
-    trigger: Item | None,
+    trigger: int | None,
+    trigger_kind: str | None,
     history: Sequence[int],
     owned: Collection[int],
     limit: int,
     placement: str,
 ) -> list[Recommendation]:
+    """``trigger`` is an Item pk; ``trigger_kind`` its kind, looked up only if needed when None."""
     if limit <= 0:
         return []
-    blocked = set(owned) | set(history) | ({trigger.pk} if trigger is not None else set())
+    blocked = set(owned) | set(history) | ({trigger} if trigger is not None else set())
     entry = _entry(store)
     loaded, catalog = entry.loaded, entry.catalog
     if loaded is None or catalog is None:  # cold start: no trained model yet
-        return _popular(store, blocked, limit, task, placement)
+        return _popular(store, entry, blocked, limit, task, placement)
     index = loaded.index
-    trigger_idx = index.get(trigger.pk) if trigger is not None else None
+    trigger_idx = index.get(trigger) if trigger is not None else None
     history_idx = [index[pk] for pk in history if pk in index]
     if trigger is not None and trigger_idx is None and (task == Task.ITEM_TO_ITEM or not history_idx):
-        # an item newer than the model, and nothing else to go on
-        return _popular(store, blocked, limit, task, placement, kind=trigger.kind)
+        # an item newer than the model, and nothing else to go on: popular items of its kind
+        if trigger_kind is None:
+            trigger_kind = Item.objects.for_store(store).filter(pk=trigger).values_list("kind", flat=True).first()
+        return _popular(store, entry, blocked, limit, task, placement, kind=trigger_kind)
     scoring_task = Task.NEXT_ORDER if trigger_idx is None and task == Task.POST_PURCHASE else task
-    catalog = _available_now(store, loaded, catalog)
     request = Request(history=history_idx, trigger=trigger_idx, task=scoring_task)
     served = _Served(loaded, request, catalog, task=task)
     request.extra = _recent_pairs(store, served)
     owned_idx = sorted({index[pk] for pk in blocked if pk in index} - {trigger_idx})
     pool = loaded.model.recommend(request, k=limit * POOL_FACTOR, exclude=owned_idx, allowed=catalog.available)
     rules = Rules(margin_weight=float(crosssell_settings.MARGIN_WEIGHT))
-    ranked = rerank(pool, catalog, owned=owned_idx, trigger=trigger_idx, k=limit, rules=rules)
-    results = _explained(store, served, ranked, placement)
+    ranked = rerank(pool, catalog, owned=owned_idx, trigger=trigger_idx, k=limit + SPARE, rules=rules)
+    results = _explained(store, served, ranked, placement, limit)
     if len(results) < limit:
         taken = blocked | {r.item.pk for r in results}
         kinds = [r.item.kind for r in results]
-        results += _popular(store, taken, limit - len(results), task, placement, kinds_taken=kinds, rules=rules)
+        results += _popular(store, entry, taken, limit - len(results), task, placement, kinds_taken=kinds, rules=rules)
     return results
 
 
@@ -412,9 +419,21 @@ def _recent_pairs(store: Store, served: _Served) -> dict[str, np.ndarray] | None
 
 
 def _explained(
-    store: Store, served: _Served, ranked: Sequence[tuple[int, float]], placement: str
+    store: Store, served: _Served, ranked: Sequence[tuple[int, float]], placement: str, limit: int
 ) -> list[Recommendation]:
+    """The first ``limit`` of ``ranked`` that are available now, explained.
+
+    Availability is read here, with the items themselves: the model's catalog facts are as of
+    the last check (``MODEL_CHECK_SECONDS``), so an item withdrawn since is skipped and the
+    next ranked one takes its place.
+    """
     loaded = served.loaded
+    # the candidates and (usually) the evidence of their reasons, the request's items, in one query
+    wanted = [loaded.item_ids[i] for i, _ in ranked] + [
+        loaded.item_ids[i] for i in _request_items(served.request)[-50:]
+    ]
+    items = Item.objects.for_store(store).defer("raw").in_bulk(wanted)
+    ranked = [(i, s) for i, s in ranked if (it := items.get(loaded.item_ids[i])) is not None and it.available][:limit]
     explained = {i: explain(loaded.model, served.request, i, served.catalog) for i, _ in ranked}
     recent = {}
     for i, reasons in explained.items():
@@ -423,12 +442,14 @@ def _explained(
             reason = _recent_reason(store, loaded, pk, served.recent_together[pk])
             if reason is not None:
                 recent[i] = reason
-    needed = {loaded.item_ids[i] for i, _ in ranked}
+    needed = set()
     for reasons in [*explained.values(), list(recent.values())]:
         for reason in reasons:
             if reason.evidence is not None and 0 <= reason.evidence < len(loaded.item_ids):
                 needed.add(loaded.item_ids[reason.evidence])
-    items = Item.objects.for_store(store).in_bulk(needed)
+    needed -= set(items)
+    if needed:  # the evidence: the trigger, items in the customer's history
+        items.update(Item.objects.for_store(store).defer("raw").in_bulk(needed))
     results = []
     for i, score in ranked:
         item = items.get(loaded.item_ids[i])
@@ -539,8 +560,28 @@ def _display_name(item: Item, name: str) -> str:
 # --- cold start: popular items ------------------------------------------------------------
 
 
+def _popularity(store: Store, entry: _Entry) -> list[_PopularItem]:
+    """The store's items that sold and were available, most orders first (ties by pk).
+
+    Computed when first needed and kept with the loaded model until a new version is loaded
+    (with no model, until the next check, ``MODEL_CHECK_SECONDS``)."""
+    if entry.popular is None:
+        rows = (
+            OrderLine.objects.for_store(store)
+            .filter(item__available=True)
+            .values("item_id", "item__kind")
+            .annotate(orders=Count("order", distinct=True), buyers=Count("order__customer", distinct=True))
+            .order_by("-orders", "item_id")
+        )
+        entry.popular = [
+            _PopularItem(row["item_id"], row["item__kind"], row["orders"], row["buyers"]) for row in rows.iterator()
+        ]
+    return entry.popular
+
+
 def _popular(
     store: Store,
+    entry: _Entry,
     blocked: Collection[int],
     limit: int,
     task: str,
@@ -552,40 +593,40 @@ def _popular(
 ) -> list[Recommendation]:
     """The store's available items by number of orders (ties by pk), with "popular" reasons."""
     rules = rules or Rules()
-    items = (
-        Item.objects.for_store(store)
-        .available()
-        .exclude(pk__in=list(blocked))
-        .annotate(
-            orders=Count("order_lines__order", distinct=True),
-            buyers=Count("order_lines__order__customer", distinct=True),
-        )
-        .filter(orders__gt=0)
-        .order_by("-orders", "pk")
-    )
-    if kind is not None:
-        items = items.filter(kind=kind)
     # at most N of a kind (rules.max_per_kind), unless only one kind was asked for
     caps = {} if kind is not None else rules.max_per_kind
     per_kind: dict[str, int] = {}
     for k in kinds_taken:
         per_kind[k] = per_kind.get(k, 0) + 1
+    candidates = (p for p in _popularity(store, entry) if p.pk not in blocked and (kind is None or p.kind == kind))
     results: list[Recommendation] = []
-    for item in items[: limit * POOL_FACTOR + 50]:
-        if item.kind in caps and per_kind.get(item.kind, 0) >= caps[item.kind]:
-            continue
-        per_kind[item.kind] = per_kind.get(item.kind, 0) + 1
-        reason = Reason("popular", count=item.buyers)
-        results.append(
-            Recommendation(
-                item=item,
-                score=float(item.orders),
-                reasons=[reason],
-                reason_texts=[f"Popular right now ({_plural(item.buyers, 'buyer')})"],
-                task=str(task),
-                placement=placement,
-            )
-        )
-        if len(results) == limit:
+    while len(results) < limit:
+        chosen: list[_PopularItem] = []
+        for p in candidates:
+            if p.kind in caps and per_kind.get(p.kind, 0) >= caps[p.kind]:
+                continue
+            per_kind[p.kind] = per_kind.get(p.kind, 0) + 1
+            chosen.append(p)
+            if len(chosen) == limit - len(results):
+                break
+        if not chosen:
             break
+        # availability as of now: an item may have been withdrawn since the ranking was computed
+        items = Item.objects.for_store(store).filter(available=True).in_bulk([p.pk for p in chosen])
+        for p in chosen:
+            item = items.get(p.pk)
+            if item is None:
+                per_kind[p.kind] -= 1
+                continue
+            reason = Reason("popular", count=p.buyers)
+            results.append(
+                Recommendation(
+                    item=item,
+                    score=float(p.orders),
+                    reasons=[reason],
+                    reason_texts=[f"Popular right now ({_plural(p.buyers, 'buyer')})"],
+                    task=str(task),
+                    placement=placement,
+                )
+            )
     return results

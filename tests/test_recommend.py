@@ -22,6 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crosssell_plugin import recommend
@@ -546,3 +547,52 @@ def test_admin_lists_model_versions_and_pair_counts(admin_client, trained: Model
     page = admin_client.get(reverse("admin:crosssell_modelversion_change", args=[trained.pk]))
     assert page.status_code == 200 and trained.sha256 in page.content.decode()
     assert admin_client.post(reverse("admin:crosssell_modelversion_delete", args=[trained.pk])).status_code == 403
+
+
+# --- serving cost and freshness -----------------------------------------------------------
+
+
+def test_an_item_withdrawn_since_the_last_check_is_replaced_by_the_next_ranked(trained: ModelVersion, settings) -> None:
+    settings.CROSSSELL = {"MODEL_CHECK_SECONDS": 3600}  # the loaded model's catalog facts stay as they are
+    shop = trained.store
+    order = Order.objects.for_store(shop).filter(customer__email="nolan3@example.com").order_by("placed_at").first()
+    four = recommend.for_order(order, limit=4)
+    assert len(four) == 4 and all(r.model_version == trained.version for r in four)
+    withdrawn = four[0].item
+    snap = snapshot(withdrawn.external_id)
+    record_catalog_item(shop, type(snap)(**{**snap.__dict__, "available": False}))
+    three = recommend.for_order(order, limit=3)
+    assert [r.item.pk for r in three] == [r.item.pk for r in four[1:]]
+    assert all(r.model_version == trained.version for r in three)
+
+
+def test_a_recommendation_call_takes_four_queries_with_the_model_loaded(
+    trained: ModelVersion, django_assert_num_queries, settings
+) -> None:
+    """The customer's purchases, their progress, the pair counts since training, the items."""
+    settings.CROSSSELL = {"MODEL_CHECK_SECONDS": 3600}
+    order = (
+        Order.objects.for_store(trained.store)
+        .filter(customer__email="nolan3@example.com")
+        .select_related("store")
+        .order_by("placed_at")
+        .first()
+    )
+    recommend.for_order(order)  # loads the model
+    with django_assert_num_queries(4):
+        recs = recommend.for_order(order)
+    assert len(recs) == 4
+
+
+def test_the_popularity_ranking_is_computed_once_per_loaded_model(trained: ModelVersion) -> None:
+    shop = trained.store
+    record_catalog_item(shop, catalog_item("brand-new", title="Brand new"))
+    new = item(shop, "brand-new")  # unknown to the model: popular films are shown
+    with CaptureQueriesContext(connection) as first:
+        popular = recommend.for_item(new)
+    with CaptureQueriesContext(connection) as second:
+        assert [r.item.pk for r in recommend.for_item(new)] == [r.item.pk for r in popular]
+    counting = [q["sql"] for q in first.captured_queries if "COUNT(DISTINCT" in q["sql"]]
+    assert len(counting) == 1
+    assert not [q["sql"] for q in second.captured_queries if "COUNT(DISTINCT" in q["sql"]]
+    assert popular and all(r.reasons[0].signal == "popular" for r in popular)

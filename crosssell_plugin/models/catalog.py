@@ -63,7 +63,11 @@ class Item(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "external_id"], name="crosssell_item_unique")]
-        indexes = [models.Index(fields=["store", "kind", "available"], name="crosssell_item_kind")]
+        indexes = [
+            models.Index(fields=["store", "kind", "available"], name="crosssell_item_kind"),
+            # the few unavailable items, read on every recommendation call
+            models.Index(fields=["store"], condition=models.Q(available=False), name="crosssell_item_unavailable"),
+        ]
         ordering = ["title"]
 
     def __str__(self) -> str:
