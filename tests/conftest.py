@@ -89,8 +89,13 @@ def celery_configured(**conf: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def isolated_models(settings: Any, tmp_path: Any) -> Iterator[None]:
-    """Model artifacts in a fresh directory, the active version checked on every call, no cached model."""
+    """Model artifacts in a fresh directory, the active version checked on every call, no cached
+    model and no cached recommendation block."""
+    from django.core.cache import cache
+
     from crosssell_plugin import recommend
+
+    cache.clear()
 
     settings.STORAGES = {
         **settings.STORAGES,

@@ -146,6 +146,39 @@ def test_customer_and_item_blocks(trained: ModelVersion) -> None:
     assert Impression.objects.filter(placement="item_page", customer=None).count() == 4
 
 
+def test_a_reload_serves_the_cached_block_until_a_new_model_version(trained: ModelVersion) -> None:
+    order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    first = render('{% crosssell_block order placement="thank_you" limit=3 %}', order=order)
+    assert Impression.objects.count() == 3
+
+    with CaptureQueriesContext(connection) as queries:
+        again = render('{% crosssell_block order placement="thank_you" limit=3 %}', order=order)
+    assert again == first  # the same tracked links, no new impressions, no recommendation queries
+    assert Impression.objects.count() == 3
+    assert not [q for q in queries.captured_queries if "crosssell_orderline" in q["sql"]]
+
+    # another placement, limit or language is another block
+    render('{% crosssell_block order placement="account" limit=3 %}', order=order)
+    assert Impression.objects.filter(placement="account").count() == 3
+    with translation.override("fr"):
+        assert render('{% crosssell_block order placement="thank_you" limit=3 %}', order=order) != first
+    assert Impression.objects.count() == 9
+
+    newer = train_store(trained.store)
+    assert newer.status == ModelVersion.Status.ACTIVE and newer.version == trained.version + 1
+    fresh = render('{% crosssell_block order placement="thank_you" limit=3 %}', order=order)
+    assert fresh != first and Impression.objects.count() == 12
+    assert set(Impression.objects.order_by("-pk")[:3].values_list("model_version_id", flat=True)) == {newer.pk}
+
+
+def test_block_cache_off_renders_every_time(trained: ModelVersion, settings: Any) -> None:
+    settings.CROSSSELL = {**settings.CROSSSELL, "BLOCK_CACHE_SECONDS": 0}
+    order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    first = render("{% crosssell_block order limit=2 %}", order=order)
+    second = render("{% crosssell_block order limit=2 %}", order=order)
+    assert first != second and Impression.objects.count() == 4
+
+
 def test_nothing_to_recommend_renders_nothing(store: Store) -> None:
     order = buy(STORE_REF, "only-1", "lonely@example.com", ["inception"], 0)  # no other item was ever ordered
     assert render("{% crosssell_block order %}", order=order).strip() == ""

@@ -11,6 +11,12 @@ Each renders ``crosssell/block.html`` (override it at the same path to restyle) 
 recommendations, or when anything goes wrong, it renders nothing: a recommendation block never
 breaks the page around it.
 
+A rendered block is kept in Django's default cache for ``CROSSSELL["BLOCK_CACHE_SECONDS"]``
+(900), keyed by store, order (customer, item), placement, limit, heading, language and the
+model version that produced it: reloading the thank-you page serves the same block, with the
+same tracked links, without logging its impressions again; training a new model version
+changes the key, so the next render is fresh.
+
 ``crosssell_block`` takes a crosssell :class:`~crosssell_plugin.models.Order` or a platform's
 order object with a ``number`` attribute (a django-oscar order): the latter is looked up among
 the orders of the Oscar store, i.e. the Store with platform ``"oscar"`` and the external id
@@ -21,6 +27,7 @@ order that is not recorded yet (its recording task has not run) shows nothing.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -29,12 +36,13 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils.translation import get_language, to_locale
 
 from ..conf import crosssell_settings
 from ..models import Customer, Item, Order, Store
-from ..recommend import Recommendation, for_customer, for_item, for_order
+from ..recommend import Recommendation, for_customer, for_item, for_order, get_model
 from ..tracking import click_url, log_impressions
 
 logger = logging.getLogger(__name__)
@@ -71,22 +79,39 @@ def _oscar_order(number: Any) -> Order | None:
     )
 
 
+def _cache_key(store: Store, subject: str, placement: str, limit: int, heading: str | None) -> str:
+    """store, what the block is about ("order:12"), placement, limit, heading, language, model version."""
+    loaded = get_model(store)
+    version = loaded.version if loaded is not None else 0
+    language = get_language() or settings.LANGUAGE_CODE
+    heading_hash = hashlib.sha256((heading or "").encode()).hexdigest()[:16]
+    return f"crosssell:block:{store.pk}:{subject}:{placement}:{limit}:{heading_hash}:{language}:v{version}"
+
+
 def _render(
     context: template.Context,
     recommend: Callable[[], list[Recommendation]],
     store: Store,
     placement: str,
+    subject: str,
+    limit: int,
     order: Order | None = None,
     customer: Customer | None = None,
     heading: str | None = None,
 ) -> str:
     try:
+        seconds = crosssell_settings.BLOCK_CACHE_SECONDS
+        key = _cache_key(store, subject, placement, limit, heading) if seconds else ""
+        if key:
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
         recommendations = recommend()
         if not recommendations:
-            return ""
+            return ""  # not cached: the store may have something to show a moment later
         impressions = log_impressions(store, recommendations, placement, order=order, customer=customer)
         entries = [_entry(rec, impression) for rec, impression in zip(recommendations, impressions, strict=True)]
-        return render_to_string(
+        html = render_to_string(
             "crosssell/block.html",
             {
                 "recommendations": entries,
@@ -96,6 +121,9 @@ def _render(
             },
             request=context.get("request"),
         )
+        if key:
+            cache.set(key, html, seconds)
+        return html
     except Exception:
         logger.exception("The %s recommendation block of store %s could not be rendered", placement, store.pk)
         return ""
@@ -129,11 +157,14 @@ def crosssell_block(
         if order is None:
             return ""
     found: Order = order
+    n = _limit(limit)
     return _render(
         context,
-        lambda: for_order(found, limit=_limit(limit), placement=placement),
+        lambda: for_order(found, limit=n, placement=placement),
         found.store,
         placement,
+        f"order:{found.pk}",
+        n,
         order=found,
         customer=found.customer,
         heading=heading,
@@ -147,11 +178,14 @@ def crosssell_customer_block(
     """What a crosssell Customer may buy next (an account page, an email)."""
     if not isinstance(customer, Customer):
         return ""
+    n = _limit(limit)
     return _render(
         context,
-        lambda: for_customer(customer, limit=_limit(limit), placement=placement),
+        lambda: for_customer(customer, limit=n, placement=placement),
         customer.store,
         placement,
+        f"customer:{customer.pk}",
+        n,
         customer=customer,
         heading=heading,
     )
@@ -164,10 +198,13 @@ def crosssell_item_block(
     """What goes with a crosssell Item (an item page, for anyone)."""
     if not isinstance(item, Item):
         return ""
+    n = _limit(limit)
     return _render(
         context,
-        lambda: for_item(item, limit=_limit(limit), placement=placement),
+        lambda: for_item(item, limit=n, placement=placement),
         item.store,
         placement,
+        f"item:{item.pk}",
+        n,
         heading=heading,
     )
