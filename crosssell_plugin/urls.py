@@ -3,10 +3,12 @@
 from django.urls import include, path
 
 from . import views
+from .channels import sms_inbound
 
 app_name = "crosssell"
 
 urlpatterns = [
     path("r/<str:token>/", views.click, name="click"),
     path("api/v1/", include("crosssell_plugin.api.urls")),
+    path("sms/inbound/", sms_inbound.inbound, name="sms-inbound"),
 ]
