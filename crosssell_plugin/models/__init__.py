@@ -3,6 +3,7 @@
 from .api import ApiKey
 from .catalog import Item
 from .customer import Customer, CustomerConsent
+from .followup import ChannelChoice, InAppMessage, Path, ScheduledMessage, Step
 from .order import Consumption, Order, OrderLine, Refund
 from .recommendation import ModelVersion, PairCount, PairCountedOrder
 from .store import Store
@@ -10,18 +11,23 @@ from .tracking import Click, Conversion, Impression
 
 __all__ = [
     "ApiKey",
+    "ChannelChoice",
     "Click",
     "Consumption",
     "Conversion",
     "Customer",
     "CustomerConsent",
     "Impression",
+    "InAppMessage",
     "Item",
     "ModelVersion",
     "Order",
     "OrderLine",
     "PairCount",
     "PairCountedOrder",
+    "Path",
     "Refund",
+    "ScheduledMessage",
+    "Step",
     "Store",
 ]

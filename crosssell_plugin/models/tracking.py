@@ -1,14 +1,17 @@
 """What was shown, clicked and bought: impressions, clicks and conversions of recommendations.
 
 An :class:`Impression` is one recommended item rendered once (by the ``crosssell`` template
-tags, one row per item, written in one ``bulk_create``). Its link goes through the signed
-redirect ``/crosssell/r/<token>/``, which records a :class:`Click`. A later order of the same
+tags and the API, one row per item). The rows are written by the ``crosssell.log_impressions``
+task in one ``bulk_create``, off the page's path; each has a random ``key`` chosen when the
+block is rendered. Its link goes through the signed redirect ``/crosssell/r/<token>/`` (the
+token names the key), which records a :class:`Click`. A later order of the same
 customer that contains the item, within ``ATTRIBUTION_WINDOW_DAYS``, records a
 :class:`Conversion` (see :func:`crosssell_plugin.receivers.attribute_purchase`).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import models
@@ -56,6 +59,9 @@ class Impression(models.Model):
     )
     reason = models.TextField(blank=True, help_text="The reasons shown, one per line.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    key = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, help_text="Chosen when the block is rendered; in its links."
+    )
 
     objects = StoreScopedQuerySet.as_manager()
 
