@@ -40,11 +40,12 @@ def _ms(samples: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):6.2f} ms  p99 {np.percentile(ms, 99):6.2f} ms"
 
 
-def _build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _build(args: argparse.Namespace, platform: str = "custom", external_id: str = "bench"):  # type: ignore[no-untyped-def]
+    """A store of ``args.items`` films and ``args.orders`` orders; returns (store, number of lines)."""
     from crosssell_plugin.models import Customer, Item, Order, OrderLine, Store
 
     rng = np.random.default_rng(3)
-    store = Store.objects.create(platform="custom", external_id="bench", name="Bench", currency="EUR")
+    store = Store.objects.create(platform=platform, external_id=external_id, name="Bench", currency="EUR")
     Item.objects.bulk_create(
         Item(
             store=store,

@@ -15,4 +15,5 @@ class CrossSellConfig(AppConfig):
 
         checks.register(check_settings, checks.Tags.compatibility)
         purchase_recorded.connect(receivers.count_new_purchase, dispatch_uid="crosssell.count_new_purchase")
+        purchase_recorded.connect(receivers.compute_ahead, dispatch_uid="crosssell.compute_ahead")
         purchase_recorded.connect(receivers.attribute_purchase, dispatch_uid="crosssell.attribute_purchase")

@@ -23,6 +23,20 @@ def count_new_purchase(sender: Any, order: Any, **kwargs: Any) -> None:
         logger.exception("Could not enqueue the pair counts of order %s (store %s)", order.external_id, order.store_id)
 
 
+def compute_ahead(sender: Any, order: Any, **kwargs: Any) -> None:
+    """``purchase_recorded`` -> ``crosssell.compute_ahead``: the order's recommendations, ready
+    before its thank-you page asks (connected after ``count_new_purchase``, so that with eager
+    tasks they include the order's own pair counts)."""
+    from .tasks import compute_ahead_task
+
+    try:
+        compute_ahead_task.delay(order.pk)
+    except Exception:
+        logger.exception(
+            "Could not enqueue the recommendations of order %s (store %s)", order.external_id, order.store_id
+        )
+
+
 def attribute_purchase(sender: Any, order: Any, **kwargs: Any) -> None:
     """``purchase_recorded`` -> a Conversion per line item that was recommended to the customer.
 

@@ -30,12 +30,13 @@ import math
 import threading
 import time
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
@@ -73,6 +74,8 @@ class Recommendation:
     placement: str = ""
     #: the model version that produced it; None for the popular fallback (cold start)
     model_version: int | None = None
+    #: the ModelVersion row of ``model_version``
+    model_version_pk: int | None = None
 
 
 # --- the per-process model cache ----------------------------------------------------------
@@ -262,6 +265,72 @@ def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> lis
     owned = {pk for _, _, pk in bought} | finished | set(lines)
     trigger = lines[0] if lines else None
     return _recommend(store, Task.POST_PURCHASE, trigger, None, history, owned, limit, placement)
+
+
+#: how many recommendations are computed ahead for a new order (a block shows at most this many
+#: from them; a bigger ``limit`` computes afresh)
+AHEAD = 8
+
+
+def _ahead_key(order: Order) -> str:
+    loaded = get_model(order.store)
+    version = loaded.version if loaded is not None else 0
+    return f"crosssell:ahead:{order.store_id}:{order.pk}:v{version}"
+
+
+def compute_ahead(order: Order) -> list[Recommendation]:
+    """Compute ``order``'s recommendations now and keep them in Django's cache for
+    ``BLOCK_CACHE_SECONDS``, so the thank-you page (:func:`for_order_ahead`) does not wait for them.
+
+    Called by the ``crosssell.compute_ahead`` task when a purchase is recorded.
+    """
+    recs = for_order(order, limit=AHEAD)
+    seconds = crosssell_settings.BLOCK_CACHE_SECONDS
+    if seconds and recs:
+        kept = [
+            (
+                r.item.pk,
+                r.score,
+                [astuple(reason) for reason in r.reasons],
+                r.reason_texts,
+                r.model_version,
+                r.model_version_pk,
+            )
+            for r in recs
+        ]
+        cache.set(
+            _ahead_key(order), {"recs": kept, "task": recs[0].task if recs else "", "all": len(recs) < AHEAD}, seconds
+        )
+    return recs
+
+
+def for_order_ahead(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
+    """:func:`for_order`, from the recommendations computed ahead when the purchase was recorded
+    (by the same model version, within ``BLOCK_CACHE_SECONDS``), else computed now.
+
+    The items are read afresh (one query): one withdrawn since is left out.
+    """
+    kept = cache.get(_ahead_key(order)) if crosssell_settings.BLOCK_CACHE_SECONDS else None
+    if kept is None or (limit > len(kept["recs"]) and not kept["all"]):
+        return for_order(order, limit=limit, placement=placement)
+    items = Item.objects.for_store(order.store).filter(available=True).in_bulk([pk for pk, *_ in kept["recs"]])
+    results = [
+        Recommendation(
+            item=items[pk],
+            score=score,
+            reasons=[Reason(r[0], r[1], r[2], tuple(r[3])) for r in reasons],
+            reason_texts=list(texts),
+            task=kept["task"],
+            placement=placement,
+            model_version=version,
+            model_version_pk=version_pk,
+        )
+        for pk, score, reasons, texts, version, version_pk in kept["recs"]
+        if pk in items
+    ]
+    if len(results) < limit and not kept["all"]:
+        return for_order(order, limit=limit, placement=placement)
+    return results[:limit]
 
 
 def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
@@ -467,6 +536,7 @@ def _explained(
                 task=str(served.task),
                 placement=placement,
                 model_version=loaded.version,
+                model_version_pk=loaded.version_pk,
             )
         )
     return results

@@ -68,6 +68,35 @@ def update_pair_counts_task(order_pk: int) -> int:
     return count_order_pairs(order_pk)
 
 
+@shared_task(
+    name="crosssell.log_impressions",
+    autoretry_for=RETRY_ON,
+    retry_backoff=True,
+    max_retries=MAX_RETRIES,
+)
+def log_impressions_task(rows: list[dict[str, Any]]) -> int:
+    """Write the impressions of one rendered block (idempotent on each impression's key)."""
+    from .tracking import impression_from_row, save_impressions
+
+    save_impressions([impression_from_row(row) for row in rows])
+    return len(rows)
+
+
+@shared_task(name="crosssell.compute_ahead")
+def compute_ahead_task(order_pk: int) -> int:
+    """Compute a new order's recommendations, and render its thank-you block, ahead of the page."""
+    from .models import Order
+    from .recommend import compute_ahead
+    from .templatetags.crosssell import render_ahead
+
+    order = Order.objects.select_related("store", "customer").filter(pk=order_pk).first()
+    if order is None:
+        return 0
+    recommendations = compute_ahead(order)
+    render_ahead(order, recommendations)
+    return len(recommendations)
+
+
 @shared_task(name="crosssell.train_store")
 def train_store_task(store_pk: int) -> dict[str, Any]:
     """Train one store's recommender; the new version is activated if training succeeds."""

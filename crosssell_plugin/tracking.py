@@ -1,46 +1,123 @@
-"""Impressions and the signed click links of the recommendation blocks.
+"""Impressions and the signed click links of the recommendation blocks and messages.
 
-A link is ``/crosssell/r/<token>/`` with ``token = signing.dumps({"i": impression pk},
-salt="crosssell.click")``: it names an impression, never a URL, so the redirect can only go to
-the stored URL of the impression's item, and only when that URL is a path on this site
+Each recommendation shown gets an :class:`~crosssell_plugin.models.Impression` with a random
+``key``, chosen when the block is rendered (:func:`plan_impressions`). Its link is
+``/crosssell/r/<token>/`` with ``token = signing.dumps({...}, salt="crosssell.click")`` naming
+that key and the impression's facts (store, item, order, customer, placement, rank, model
+version, score, time). The rows themselves are written off the page's path
+(:func:`log_impressions` enqueues the ``crosssell.log_impressions`` task, one ``bulk_create``;
+with eager tasks it runs at once); a click that arrives before its row is written creates it
+from the token. A token names an impression, never a URL: the redirect can only go to the
+stored URL of the impression's item, and only when that URL is a path on this site
 (``/films/cleo/``) or an ``http(s)://`` URL (see :func:`is_safe_target`).
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from .conf import crosssell_settings
-from .models import Customer, Impression, ModelVersion, Order, Store
+from .models import Customer, Impression, Item, ModelVersion, Order, Store
 
 if TYPE_CHECKING:
     from .recommend import Recommendation
 
+logger = logging.getLogger(__name__)
+
 CLICK_SALT = "crosssell.click"
 
 
-def click_token(impression_pk: int) -> str:
-    return signing.dumps({"i": impression_pk}, salt=CLICK_SALT)
+def click_token(impression: Impression) -> str:
+    """The signed token of an impression's link (the impression need not be saved yet)."""
+    return signing.dumps(
+        {
+            "k": impression.key.hex,
+            "s": impression.store_id,
+            "it": impression.item_id,
+            "o": impression.order_id,
+            "c": impression.customer_id,
+            "p": impression.placement,
+            "r": impression.rank,
+            "v": impression.model_version_id,
+            "sc": round(impression.score, 6),
+            "t": int(impression.created_at.timestamp()),
+        },
+        salt=CLICK_SALT,
+        compress=True,
+    )
 
 
-def impression_pk_of(token: str) -> int | None:
-    """The impression pk a token names; None if it is tampered, malformed or older than
-    ``CLICK_TOKEN_MAX_AGE_DAYS``."""
+def _payload(token: str) -> dict[str, Any] | None:
     max_age = timedelta(days=crosssell_settings.CLICK_TOKEN_MAX_AGE_DAYS)
     try:
         payload = signing.loads(token, salt=CLICK_SALT, max_age=max_age)
     except (signing.BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
         return None
-    pk = payload.get("i") if isinstance(payload, dict) else None
-    if isinstance(pk, bool) or not isinstance(pk, int) or pk <= 0:
+    return payload if isinstance(payload, dict) else None
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _optional(value: Any) -> bool:
+    return value is None or _positive(value)
+
+
+def impression_of(token: str) -> Impression | None:
+    """The impression a token names (with its item), written now from the token if its row is
+    not there yet; None if the token is tampered, malformed, older than
+    ``CLICK_TOKEN_MAX_AGE_DAYS`` or names an item that is gone."""
+    payload = _payload(token)
+    if payload is None:
         return None
-    return pk
+    if "k" not in payload and _positive(payload.get("i")):  # a link rendered before keys existed
+        return Impression.objects.select_related("item").filter(pk=payload["i"]).first()
+    try:
+        key = uuid.UUID(hex=payload["k"])
+        store, item, order, customer, version = (payload[f] for f in ("s", "it", "o", "c", "v"))
+        placement, rank, score, when = payload["p"], payload["r"], float(payload["sc"]), int(payload["t"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (_positive(store) and _positive(item) and _positive(rank) and isinstance(placement, str)):
+        return None
+    if not (_optional(order) and _optional(customer) and _optional(version)):
+        return None
+    found = Impression.objects.select_related("item").filter(key=key).first()
+    if found is not None:
+        return found if (found.store_id, found.item_id) == (store, item) else None
+    if not Item.objects.for_store(store).filter(pk=item).exists():
+        return None
+    row = Impression(
+        key=key,
+        store_id=store,
+        item_id=item,
+        order_id=order if Order.objects.for_store(store).filter(pk=order).exists() else None,
+        customer_id=customer if Customer.objects.for_store(store).filter(pk=customer).exists() else None,
+        model_version_id=version if ModelVersion.objects.for_store(store).filter(pk=version).exists() else None,
+        placement=placement[:50],
+        rank=rank,
+        score=score,
+        created_at=datetime.fromtimestamp(when, tz=UTC),
+    )
+    save_impressions([row])
+    return Impression.objects.select_related("item").filter(key=key).first()
+
+
+def impression_pk_of(token: str) -> int | None:
+    """The pk of the impression a token names (see :func:`impression_of`), or None."""
+    impression = impression_of(token)
+    return impression.pk if impression is not None else None
 
 
 def is_safe_target(url: str) -> bool:
@@ -61,10 +138,75 @@ def click_url(impression: Impression) -> str:
     """The tracked link of an impression; the item's own URL (if safe) when the project does not
     include ``crosssell_plugin.urls``."""
     try:
-        return reverse("crosssell:click", args=[click_token(impression.pk)])
+        return reverse("crosssell:click", args=[click_token(impression)])
     except NoReverseMatch:
         url = impression.item.url
         return url if is_safe_target(url) else ""
+
+
+def plan_impressions(
+    store: Store,
+    recommendations: Sequence[Recommendation],
+    placement: str,
+    *,
+    order: Order | None = None,
+    customer: Customer | None = None,
+) -> list[Impression]:
+    """One unsaved Impression per recommendation, in rank order, each with its random key (so
+    its link can be made now); write them with :func:`save_impressions` or :func:`log_impressions`."""
+    now = timezone.now()
+    return [
+        Impression(
+            key=uuid.uuid4(),
+            store=store,
+            order=order,
+            customer=customer,
+            item=rec.item,
+            placement=placement,
+            rank=rank,
+            score=rec.score,
+            model_version_id=rec.model_version_pk,
+            reason="\n".join(rec.reason_texts),
+            created_at=now,
+        )
+        for rank, rec in enumerate(recommendations, start=1)
+    ]
+
+
+_FIELDS = ("store_id", "order_id", "customer_id", "item_id", "placement", "rank", "score", "model_version_id", "reason")
+
+
+def save_impressions(impressions: Sequence[Impression]) -> None:
+    """Write planned impressions in one insert; a key already written (a click got there first,
+    a task ran twice) is updated, never duplicated."""
+    if not impressions:
+        return
+    try:
+        Impression.objects.bulk_create(
+            list(impressions), update_conflicts=True, unique_fields=["key"], update_fields=["reason", "score"]
+        )
+    except IntegrityError:  # an order, customer or model version deleted in the meantime
+        for impression in impressions:
+            try:
+                with transaction.atomic():
+                    Impression.objects.bulk_create(
+                        [impression], update_conflicts=True, unique_fields=["key"], update_fields=["reason", "score"]
+                    )
+            except IntegrityError:
+                logger.warning("Impression %s of store %s could not be written", impression.key, impression.store_id)
+
+
+def impression_row(impression: Impression) -> dict[str, Any]:
+    """An unsaved impression as a plain dict (the payload of the ``crosssell.log_impressions`` task)."""
+    row = {field: getattr(impression, field) for field in _FIELDS}
+    row["key"] = impression.key.hex
+    row["created_at"] = impression.created_at.isoformat()
+    return row
+
+
+def impression_from_row(row: dict[str, Any]) -> Impression:
+    fields = {field: row[field] for field in _FIELDS}
+    return Impression(key=uuid.UUID(hex=row["key"]), created_at=datetime.fromisoformat(row["created_at"]), **fields)
 
 
 def log_impressions(
@@ -75,25 +217,22 @@ def log_impressions(
     order: Order | None = None,
     customer: Customer | None = None,
 ) -> list[Impression]:
-    """One Impression per recommendation, in rank order, written in one ``bulk_create``."""
-    wanted = {r.model_version for r in recommendations if r.model_version is not None}
-    versions = (
-        dict(ModelVersion.objects.for_store(store).filter(version__in=wanted).values_list("version", "pk"))
-        if wanted
-        else {}
-    )
-    rows = [
-        Impression(
-            store=store,
-            order=order,
-            customer=customer,
-            item=rec.item,
-            placement=placement,
-            rank=rank,
-            score=rec.score,
-            model_version_id=versions.get(rec.model_version) if rec.model_version is not None else None,
-            reason="\n".join(rec.reason_texts),
-        )
-        for rank, rec in enumerate(recommendations, start=1)
-    ]
-    return Impression.objects.bulk_create(rows)
+    """:func:`plan_impressions`, written by the ``crosssell.log_impressions`` task (one message to
+    the broker; in the same process with eager tasks, or when the broker cannot be reached)."""
+    impressions = plan_impressions(store, recommendations, placement, order=order, customer=customer)
+    publish_impressions(store, [impression_row(i) for i in impressions])
+    return impressions
+
+
+def publish_impressions(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Enqueue ``crosssell.log_impressions`` for planned impressions (as :func:`impression_row`);
+    written here and now when the broker cannot be reached, rather than lost."""
+    from .tasks import log_impressions_task
+
+    if not rows:
+        return
+    try:
+        log_impressions_task.delay(rows)
+    except Exception:
+        logger.warning("Could not enqueue %d impressions of store %s; writing them now", len(rows), store.pk)
+        save_impressions([impression_from_row(row) for row in rows])

@@ -9,8 +9,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .models import Click, Impression
-from .tracking import impression_pk_of, is_safe_target
+from .models import Click
+from .tracking import impression_of, is_safe_target
 
 
 def _bad_link(request: HttpRequest) -> HttpResponse:
@@ -25,8 +25,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     Only to the item's stored URL, and only a path on this site or an http(s) URL: a tampered,
     malformed or expired token, an unknown impression or any other URL gives a 400 page.
     """
-    pk = impression_pk_of(token)
-    impression = Impression.objects.select_related("item").filter(pk=pk).first() if pk else None
+    impression = impression_of(token)
     if impression is None or not is_safe_target(impression.item.url):
         return _bad_link(request)
     agent = request.headers.get("User-Agent", "")

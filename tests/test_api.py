@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
@@ -19,7 +20,7 @@ from django.utils import timezone
 from crosssell_plugin.events import StoreRef
 from crosssell_plugin.models import ApiKey, Click, Impression, Item, ModelVersion, Store
 from crosssell_plugin.models.api import hash_key
-from crosssell_plugin.tracking import click_token
+from crosssell_plugin.tracking import CLICK_SALT, click_token
 from crosssell_plugin.training import train_store
 
 from .conftest import STORE_REF
@@ -302,7 +303,7 @@ def test_click_event_records_a_click(trained: ModelVersion) -> None:
     client = api(key_for(store))
 
     response = client.post(
-        API + "events/click/", {"token": click_token(impression.pk)}, content_type="application/json"
+        API + "events/click/", {"token": click_token(impression)}, content_type="application/json"
     )
     assert response.status_code == 201
     click = Click.objects.get(impression=impression)
@@ -311,7 +312,7 @@ def test_click_event_records_a_click(trained: ModelVersion) -> None:
 
     response = client.post(
         API + "events/click/",
-        {"token": click_token(impression.pk), "user_agent": "Firefox"},
+        {"token": click_token(impression), "user_agent": "Firefox"},
         content_type="application/json",
     )
     assert response.status_code == 201 and Click.objects.filter(impression=impression).count() == 2
@@ -330,7 +331,7 @@ def test_click_event_rejects_bad_tokens(trained: ModelVersion, other_store: Stor
     def post(body: dict[str, Any]) -> Any:
         return client.post(API + "events/click/", body, content_type="application/json")
 
-    for token in ("garbage", click_token(impression.pk) + "x", click_token(theirs.pk), click_token(999_999)):
+    for token in ("garbage", click_token(impression) + "x", click_token(theirs), signing.dumps({"i": 999_999}, salt=CLICK_SALT)):
         response = post({"token": token})
         assert response.status_code == 400, token
         assert "invalid" in response.json()["token"][0]

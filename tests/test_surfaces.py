@@ -5,6 +5,7 @@ thank-you and order pages after a real checkout. Nothing of ours is mocked."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -131,7 +132,7 @@ def test_one_impression_per_item_in_one_insert(trained: ModelVersion) -> None:
     assert {i.model_version_id for i in impressions} == {trained.pk}
     assert all(i.reason and i.score > 0 for i in impressions)
     for i in impressions:  # each item links through its own signed redirect
-        assert f'href="{reverse("crosssell:click", args=[click_token(i.pk)])}"' in html
+        assert f'href="{reverse("crosssell:click", args=[click_token(i)])}"' in html
 
 
 def test_customer_and_item_blocks(trained: ModelVersion) -> None:
@@ -171,6 +172,28 @@ def test_a_reload_serves_the_cached_block_until_a_new_model_version(trained: Mod
     assert set(Impression.objects.order_by("-pk")[:3].values_list("model_version_id", flat=True)) == {newer.pk}
 
 
+def test_the_thank_you_block_is_rendered_ahead_and_its_impressions_written_when_shown(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # recording runs the compute_ahead task
+        order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    assert not Impression.objects.exists()  # rendered, not shown yet
+
+    with CaptureQueriesContext(connection) as queries:
+        html = render("{% crosssell_block order %}", order=order)
+    assert html.count('class="crosssell-block__item"') == 4
+    assert not [q for q in queries.captured_queries if "crosssell_orderline" in q["sql"]]  # nothing computed
+    shown = list(Impression.objects.order_by("rank"))
+    assert [(i.order_id, i.placement, i.rank) for i in shown] == [(order.pk, "thank_you", r) for r in (1, 2, 3, 4)]
+    for i in shown:
+        assert f'href="{reverse("crosssell:click", args=[click_token(i)])}"' in html  # its link names its key
+    assert render("{% crosssell_block order %}", order=order) == html  # a reload logs nothing more
+    assert Impression.objects.count() == 4
+    # other arguments than the defaults are rendered on demand
+    assert render('{% crosssell_block order limit=2 placement="account" %}', order=order).count("__item") == 2
+    assert Impression.objects.count() == 6
+
+
 def test_block_cache_off_renders_every_time(trained: ModelVersion, settings: Any) -> None:
     settings.CROSSSELL = {**settings.CROSSSELL, "BLOCK_CACHE_SECONDS": 0}
     order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
@@ -203,7 +226,7 @@ def click_path(token: str) -> str:
 
 
 def test_a_valid_link_logs_a_click_per_request_and_redirects_to_the_item(client: Any, shown: Impression) -> None:
-    path = click_path(click_token(shown.pk))
+    path = click_path(click_token(shown))
     assert path.startswith("/crosssell/r/")
     for n in (1, 2):
         response = client.get(path, HTTP_USER_AGENT="Mozilla/5.0 test")
@@ -215,8 +238,28 @@ def test_a_valid_link_logs_a_click_per_request_and_redirects_to_the_item(client:
 @pytest.mark.parametrize("url", ["https://shop.example.com/films/dune/", "http://127.0.0.1:8000/films/dune/?x=1"])
 def test_absolute_http_item_urls_are_followed(client: Any, shown: Impression, url: str) -> None:
     Item.objects.filter(pk=shown.item_id).update(url=url)
-    response = client.get(click_path(click_token(shown.pk)))
+    response = client.get(click_path(click_token(shown)))
     assert response.status_code == 302 and response["Location"] == url
+
+
+def key_payload(impression: Impression) -> dict[str, Any]:
+    """A well-formed token payload for a new impression key (as if its row were not written yet)."""
+    payload = signing.loads(click_token(impression), salt=CLICK_SALT)
+    return {**payload, "k": uuid.uuid4().hex}
+
+
+def test_a_click_before_the_impression_is_written_records_it_from_the_token(client: Any, shown: Impression) -> None:
+    payload = key_payload(shown)
+    response = client.get(click_path(signing.dumps(payload, salt=CLICK_SALT, compress=True)))
+    assert response.status_code == 302 and response["Location"] == shown.item.url
+    written = Impression.objects.get(key=uuid.UUID(hex=payload["k"]))
+    assert (written.store_id, written.item_id, written.placement, written.rank) == (
+        shown.store_id,
+        shown.item_id,
+        shown.placement,
+        shown.rank,
+    )
+    assert Click.objects.get().impression == written
 
 
 def tampered(token: str) -> str:
@@ -227,16 +270,23 @@ def tampered(token: str) -> str:
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda pk: tampered(click_token(pk)), id="tampered-signature"),
-        pytest.param(lambda pk: click_token(pk + 1).replace(":", ":x", 1), id="tampered-payload"),
-        pytest.param(lambda pk: signing.dumps({"i": pk}, salt="another.salt"), id="other-salt"),
-        pytest.param(lambda pk: signing.dumps({"x": pk}, salt=CLICK_SALT), id="no-impression-key"),
-        pytest.param(lambda pk: signing.dumps({"i": pk + 1000}, salt=CLICK_SALT), id="unknown-impression"),
-        pytest.param(lambda pk: "not-a-token", id="malformed"),
+        pytest.param(lambda imp: tampered(click_token(imp)), id="tampered-signature"),
+        pytest.param(lambda imp: click_token(imp).replace(":", ":x", 1), id="tampered-payload"),
+        pytest.param(lambda imp: signing.dumps({"i": imp.pk}, salt="another.salt"), id="other-salt"),
+        pytest.param(lambda imp: signing.dumps({"x": imp.pk}, salt=CLICK_SALT), id="no-impression-key"),
+        pytest.param(lambda imp: signing.dumps({"i": imp.pk + 1000}, salt=CLICK_SALT), id="unknown-impression"),
+        pytest.param(
+            lambda imp: signing.dumps({**key_payload(imp), "it": imp.item_id + 1000}, salt=CLICK_SALT),
+            id="unknown-item",
+        ),
+        pytest.param(
+            lambda imp: signing.dumps({**key_payload(imp), "r": "1; DROP TABLE"}, salt=CLICK_SALT), id="bad-field"
+        ),
+        pytest.param(lambda imp: "not-a-token", id="malformed"),
     ],
 )
 def test_a_bad_link_is_a_400_page_and_no_click(client: Any, shown: Impression, make: Any) -> None:
-    response = client.get(click_path(make(shown.pk)))
+    response = client.get(click_path(make(shown)))
     assert response.status_code == 400 and "Location" not in response
     assert b"This link no longer works" in response.content
     assert not Click.objects.exists()
@@ -267,7 +317,7 @@ def test_an_expired_link_is_a_400_page(client: Any, shown: Impression, settings:
 )
 def test_unsafe_item_urls_are_never_redirected_to(client: Any, shown: Impression, url: str) -> None:
     Item.objects.filter(pk=shown.item_id).update(url=url)
-    response = client.get(click_path(click_token(shown.pk)))
+    response = client.get(click_path(click_token(shown)))
     assert response.status_code == 400 and "Location" not in response
     assert not Click.objects.exists()
 
@@ -388,7 +438,7 @@ def test_oscar_thank_you_page_shows_the_block_and_logs_impressions(
     shown = Impression.objects.get(order=order, item__external_id=str(gleaners.pk))
     assert (shown.placement, shown.customer_id, shown.rank) == ("thank_you", order.customer_id, 1)
 
-    link = reverse("crosssell:click", args=[click_token(shown.pk)])
+    link = reverse("crosssell:click", args=[click_token(shown)])
     assert f'href="{link}"' in html
     followed = client.get(link)
     assert followed.status_code == 302 and followed["Location"].endswith(gleaners.get_absolute_url())

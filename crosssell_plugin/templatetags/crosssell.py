@@ -17,6 +17,12 @@ model version that produced it: reloading the thank-you page serves the same blo
 same tracked links, without logging its impressions again; training a new model version
 changes the key, so the next render is fresh.
 
+The thank-you block is usually ready before the page asks: when a purchase is recorded, the
+``crosssell.compute_ahead`` task computes the order's recommendations and renders the block as
+``{% crosssell_block order %}`` with its default arguments would (:func:`render_ahead`). The
+page then only looks the order up, reads the block and publishes its impressions (one message
+to the broker; the ``crosssell.log_impressions`` task writes them).
+
 ``crosssell_block`` takes a crosssell :class:`~crosssell_plugin.models.Order` or a platform's
 order object with a ``number`` attribute (a django-oscar order): the latter is looked up among
 the orders of the Oscar store, i.e. the Store with platform ``"oscar"`` and the external id
@@ -38,12 +44,13 @@ from django import template
 from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import get_language, to_locale
 
 from ..conf import crosssell_settings
-from ..models import Customer, Item, Order, Store
-from ..recommend import Recommendation, for_customer, for_item, for_order, get_model
-from ..tracking import click_url, log_impressions
+from ..models import Customer, Impression, Item, Order, Store
+from ..recommend import Recommendation, for_customer, for_item, for_order_ahead, get_model
+from ..tracking import click_url, impression_row, log_impressions, plan_impressions, publish_impressions
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -105,28 +112,62 @@ def _render(
         if key:
             cached = cache.get(key)
             if cached is not None:
-                return cached
+                if cached["pending"]:  # rendered ahead and shown now for the first time
+                    publish_impressions(store, cached["pending"])
+                    cache.set(key, {"html": cached["html"], "pending": []}, seconds)
+                return cached["html"]
         recommendations = recommend()
         if not recommendations:
             return ""  # not cached: the store may have something to show a moment later
         impressions = log_impressions(store, recommendations, placement, order=order, customer=customer)
-        entries = [_entry(rec, impression) for rec, impression in zip(recommendations, impressions, strict=True)]
-        html = render_to_string(
-            "crosssell/block.html",
-            {
-                "recommendations": entries,
-                "placement": placement,
-                "heading": heading,
-                "heading_id": f"crosssell-heading-{next(_block_ids)}",
-            },
-            request=context.get("request"),
-        )
+        html = _html(recommendations, impressions, placement, heading, context.get("request"))
         if key:
-            cache.set(key, html, seconds)
+            cache.set(key, {"html": html, "pending": []}, seconds)
         return html
     except Exception:
         logger.exception("The %s recommendation block of store %s could not be rendered", placement, store.pk)
         return ""
+
+
+def _html(
+    recommendations: list[Recommendation],
+    impressions: list[Impression],
+    placement: str,
+    heading: str | None,
+    request: Any = None,
+) -> str:
+    entries = [_entry(rec, impression) for rec, impression in zip(recommendations, impressions, strict=True)]
+    return render_to_string(
+        "crosssell/block.html",
+        {
+            "recommendations": entries,
+            "placement": placement,
+            "heading": heading,
+            "heading_id": f"crosssell-heading-{next(_block_ids)}",
+        },
+        request=request,
+    )
+
+
+def render_ahead(order: Order, recommendations: list[Recommendation]) -> bool:
+    """Render ``order``'s thank-you block now, as ``{% crosssell_block order %}`` with its default
+    arguments (placement "thank_you", limit 4, no heading) would, in the customer's language when
+    the project offers it; keep it for ``BLOCK_CACHE_SECONDS``. Its impressions are planned now
+    and written when the page first shows the block. Called by the ``crosssell.compute_ahead``
+    task; True when a block was rendered."""
+    seconds = crosssell_settings.BLOCK_CACHE_SECONDS
+    shown = recommendations[:4]
+    if not seconds or not shown:
+        return False
+    offered = {code.lower() for code, _ in settings.LANGUAGES}
+    locale = (order.customer.locale or "").lower()
+    language = next((code for code in (locale, locale.split("-")[0]) if code and code in offered), None)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        key = _cache_key(order.store, f"order:{order.pk}", "thank_you", 4, None)
+        impressions = plan_impressions(order.store, shown, "thank_you", order=order, customer=order.customer)
+        html = _html(shown, impressions, "thank_you", None)
+    cache.set(key, {"html": html, "pending": [impression_row(i) for i in impressions]}, seconds)
+    return True
 
 
 def _entry(rec: Recommendation, impression: Any) -> dict[str, Any]:
@@ -160,7 +201,7 @@ def crosssell_block(
     n = _limit(limit)
     return _render(
         context,
-        lambda: for_order(found, limit=n, placement=placement),
+        lambda: for_order_ahead(found, limit=n, placement=placement),
         found.store,
         placement,
         f"order:{found.pk}",
