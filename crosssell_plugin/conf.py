@@ -97,6 +97,22 @@ SMS_DEFAULTS: dict[str, Any] = {
 }
 
 
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _quiet_hours(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"START", "END"}:
+        return f"must be None or a dict with exactly the keys START and END, got {value!r}"
+    for key in ("START", "END"):
+        if not isinstance(value[key], str) or not _CLOCK.fullmatch(value[key]):
+            return f'{key} must be a 24-hour "HH:MM" time, got {value[key]!r}'
+    if value["START"] == value["END"]:
+        return "START and END must differ (use None for no quiet hours)"
+    return None
+
+
 def _platforms(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return f"must be a dict of platform id -> options dict, got {type(value).__name__}"
@@ -177,6 +193,59 @@ SETTINGS: dict[str, Setting] = {
         validate=_sms,
         hint='Write "SMS": {"BACKEND": "crosssell_plugin.channels.sms.TwilioSmsBackend", "FROM": "+15005550006", '
         '"ACCOUNT_SID": "AC...", "AUTH_TOKEN": "..."}.',
+    ),
+    "FREQUENCY_CAP": Setting(
+        default=3,
+        doc="Most cross-sell follow-ups one customer receives per FREQUENCY_WINDOW_DAYS, across all paths "
+        "and channels. A follow-up over the cap waits until a slot frees up; one that would wait more than "
+        "FREQUENCY_WINDOW_DAYS past its planned time is skipped (reason: frequency cap). 0 sends none.",
+        validate=_int_between(0, 1_000),
+        hint='Use a number of messages such as "FREQUENCY_CAP": 3.',
+    ),
+    "FREQUENCY_WINDOW_DAYS": Setting(
+        default=7,
+        doc="The sliding window of FREQUENCY_CAP, in days.",
+        validate=_int_between(1, 365),
+        hint='Use a number of days such as "FREQUENCY_WINDOW_DAYS": 7.',
+    ),
+    "QUIET_HOURS": Setting(
+        default={"START": "21:00", "END": "09:00"},
+        doc="Local hours (the customer's time zone, else the store's) during which no follow-up is sent; "
+        "one due then waits for END. None sends around the clock.",
+        validate=_quiet_hours,
+        hint='Write "QUIET_HOURS": {"START": "21:00", "END": "09:00"} (24-hour times) or "QUIET_HOURS": None.',
+    ),
+    "DISPATCH_BATCH_SIZE": Setting(
+        default=100,
+        doc="How many due follow-ups one dispatcher run claims at a time.",
+        validate=_int_between(1, 10_000),
+        hint='Use a positive number such as "DISPATCH_BATCH_SIZE": 100.',
+    ),
+    "LEASE_SECONDS": Setting(
+        default=300,
+        doc="How long a dispatcher holds the follow-ups it claimed. If it dies, another takes them over "
+        "after this; it must exceed the time one batch takes to send.",
+        validate=_int_between(1, 86_400),
+        hint='Use a number of seconds such as "LEASE_SECONDS": 300.',
+    ),
+    "MAX_ATTEMPTS": Setting(
+        default=5,
+        doc="How many times a follow-up is tried after transient provider errors before it is marked failed.",
+        validate=_int_between(1, 100),
+        hint='Use a number of attempts such as "MAX_ATTEMPTS": 5.',
+    ),
+    "RETRY_BASE_SECONDS": Setting(
+        default=30,
+        doc="First retry delay after a transient error; it doubles on each attempt (with jitter) up to "
+        "RETRY_MAX_SECONDS. A longer Retry-After from the provider wins.",
+        validate=_number_between(0.01, 86_400),
+        hint='Use a number of seconds such as "RETRY_BASE_SECONDS": 30.',
+    ),
+    "RETRY_MAX_SECONDS": Setting(
+        default=3_600,
+        doc="The longest delay between two attempts of a follow-up (before jitter).",
+        validate=_number_between(0.01, 7 * 86_400),
+        hint='Use a number of seconds such as "RETRY_MAX_SECONDS": 3600.',
     ),
     "PLATFORMS": Setting(
         default={},

@@ -139,6 +139,8 @@ CELERY_TIMEZONE = "UTC"
 # Retrain every store's recommender nightly (run `celery -A shop beat` next to the worker).
 CELERY_BEAT_SCHEDULE = {
     "crosssell-nightly": {"task": "crosssell.train_all_stores", "schedule": crontab(hour=3, minute=0)},
+    # send the follow-ups that are due (each row is claimed by one worker; delays are rows, not ETAs)
+    "crosssell-followups": {"task": "crosssell.dispatch_followups", "schedule": 30.0},
 }
 
 # --- the REST API's OpenAPI schema (crosssell's API views set their schema class themselves;

@@ -1,0 +1,333 @@
+"""The outbox dispatcher: claim due follow-ups under a lease, check the guards, re-rank, send once.
+
+One run (:func:`dispatch_due`) claims up to ``batch_size`` due rows and handles them one by one.
+
+**Claiming.** A row is due when it is ``planned`` with ``due_at`` and ``next_attempt_at`` (if any)
+in the past, or ``claimed`` with an expired lease (its worker died). On PostgreSQL the due rows are
+locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marked claimed in the same transaction, so
+concurrent workers take disjoint rows without waiting for each other. Databases without
+``SKIP LOCKED`` (SQLite) use one conditional ``UPDATE ... SET claimed_by = <token> WHERE pk IN (...)
+AND <still due>``: the statement is atomic, so of two workers that picked the same candidates only
+the first one's update matches; each then reads back the rows that carry its own token. Every
+claim has a fresh token (``worker id : random``), the lease ends ``LEASE_SECONDS`` later.
+
+**Recording.** Every write that ends a claim (sent, skipped, failed, back to planned) is
+conditional on ``status = claimed AND claimed_by = <token>``: a worker whose lease expired and
+whose rows were re-claimed by another cannot record anything over them. A row whose lease is
+about to end is not sent; it is released for the next run.
+
+**Retries.** A transient provider error puts the row back to ``planned`` with
+``next_attempt_at = now + max(retry_after, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1)) * jitter)``,
+jitter uniform in [0.5, 1], and out of quiet hours. After ``MAX_ATTEMPTS`` attempts the row is
+``failed`` with the error. A permanent error fails it at once; when the provider says the recipient
+opted out, the customer's consent on that channel is withdrawn (``consent_withdrawn`` is sent,
+which cancels their other pending messages on the channel).
+
+**Crash safety, and the window that remains.** A worker killed after claiming leaves its rows
+``claimed``; when the lease expires another worker takes them over, so nothing is lost. A worker
+killed after the provider accepted a message but before the ``sent`` row committed (a few
+milliseconds: the time of one UPDATE) leaves a message that *was* delivered and is sent again
+after the lease. The retry carries the same idempotency key (the Message-ID of an email, the
+``I-Twilio-Idempotency-Token`` of an SMS): a provider that deduplicates on it delivers once; one
+that does not (Twilio, most SMTP servers) may deliver twice in that window. The in-app channel is
+exactly once by construction (its send is idempotent on the scheduled message).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..channels import get_channel
+from ..channels.base import PermanentSendError, TransientSendError
+from ..conf import crosssell_settings
+from ..models import CustomerConsent, OrderLine, ScheduledMessage
+from ..signals import consent_withdrawn
+from .auto import PRIORS, channel_scores, choose_channel
+from .guards import blocking_reason, postponed_until
+from .timing import customer_zone, out_of_quiet_hours
+
+logger = logging.getLogger(__name__)
+
+Status = ScheduledMessage.Status
+
+#: steps due at most this long after the purchase re-rank around the order (``for_order``);
+#: later ones (the 7-day loyalty nudge) around everything the customer owns (``for_customer``)
+ORDER_CONTEXT = timedelta(days=2)
+
+
+@dataclass
+class DispatchReport:
+    """What one run did; ``lost`` counts rows whose claim expired and went to another worker."""
+
+    worker_id: str
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    postponed: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    lost: int = 0
+    seconds: float = 0.0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str, reason: str = "") -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if reason:
+            self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+
+    def __str__(self) -> str:
+        return (
+            f"claimed {self.claimed}, sent {self.sent}, skipped {self.skipped}, postponed {self.postponed}, "
+            f"retried {self.retried}, failed {self.failed}, released {self.released}, lost {self.lost} "
+            f"in {self.seconds:.2f} s"
+        )
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- claiming -----------------------------------------------------------------------------------
+
+
+def due(now: datetime) -> Q:
+    """Rows a worker may claim at ``now``."""
+    ready = Q(status=Status.PLANNED, due_at__lte=now) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    return ready | Q(status=Status.CLAIMED, lease_until__lt=now)
+
+
+def claim(batch_size: int, token: str, now: datetime) -> list[ScheduledMessage]:
+    """Claim up to ``batch_size`` due rows for ``token`` (module docstring) and return them.
+
+    The one query of the plugin that spans stores: the outbox is shared; every row carries its
+    store and all the work done for it is scoped to that store.
+    """
+    lease = now + timedelta(seconds=crosssell_settings.LEASE_SECONDS)
+    claimed = {"status": Status.CLAIMED, "claimed_by": token, "lease_until": lease, "updated_at": now}
+    candidates = ScheduledMessage.objects.filter(due(now)).order_by("due_at", "pk")
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            pks = list(candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size])
+            if pks:
+                ScheduledMessage.objects.filter(pk__in=pks).update(**claimed)
+    else:
+        pks = list(candidates.values_list("pk", flat=True)[:batch_size])
+        if pks:
+            ScheduledMessage.objects.filter(due(now), pk__in=pks).update(**claimed)
+    if not pks:
+        return []
+    return list(
+        ScheduledMessage.objects.filter(status=Status.CLAIMED, claimed_by=token)
+        .select_related("store", "customer", "order", "order__store", "order__customer", "step")
+        .order_by("due_at", "pk")
+    )
+
+
+def finish(message: ScheduledMessage, token: str, **fields: Any) -> bool:
+    """Write ``fields`` if ``token`` still holds the claim; False when another worker took it."""
+    fields.setdefault("updated_at", timezone.now())
+    held = ScheduledMessage.objects.filter(pk=message.pk, status=Status.CLAIMED, claimed_by=token)
+    return bool(held.update(**fields))
+
+
+def back_to_planned(**fields: Any) -> dict[str, Any]:
+    return {"status": Status.PLANNED, "claimed_by": "", "lease_until": None, **fields}
+
+
+# --- one message --------------------------------------------------------------------------------
+
+
+class _Run:
+    """The state of one dispatcher run: its token, its report, per-store channel scores."""
+
+    def __init__(self, worker_id: str) -> None:
+        self.token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+        self.report = DispatchReport(worker_id=worker_id)
+        self.scores: dict[int, dict[str, float]] = {}
+        self.safety = timedelta(seconds=min(5.0, crosssell_settings.LEASE_SECONDS / 5))
+
+    def channel_for(self, message: ScheduledMessage) -> str | None:
+        """The channel to send on: the planned one if the customer consented to it; for ``auto``
+        the best-scored consented channel; None when there is no consent."""
+        customer = message.customer
+        if message.channel != "auto":
+            return message.channel if customer.has_marketing_consent(message.channel) else None
+        if message.store_id not in self.scores:
+            self.scores[message.store_id] = channel_scores(message.store_id)
+        consented = [c for c in PRIORS if customer.has_marketing_consent(c)]
+        return choose_channel(consented, self.scores[message.store_id])
+
+    def handle(self, message: ScheduledMessage) -> None:
+        try:
+            outcome, reason = self._handle(message)
+        except Exception as err:  # a guard or the ranking failed: try again later, like a provider outage
+            logger.exception("Follow-up %s could not be handled", message.pk)
+            outcome, reason = self._retry(message, f"{type(err).__name__}: {err}", None)
+        self.report.count(outcome, reason)
+
+    def _handle(self, message: ScheduledMessage) -> tuple[str, str]:
+        now = timezone.now()
+        if message.lease_until is None or now >= message.lease_until - self.safety:
+            ok = finish(message, self.token, **back_to_planned())
+            return ("released", "") if ok else ("lost", "")
+        reason = blocking_reason(message)
+        channel = None
+        if reason is None:
+            channel = self.channel_for(message)
+            if channel is None:
+                reason = f"no marketing consent on {message.channel}"
+        if reason is None:
+            later = postponed_until(message, now)
+            if isinstance(later, str):
+                reason = later
+            elif later is not None:
+                return self._outcome("postponed", finish(message, self.token, **back_to_planned(due_at=later)))
+        if reason is None:
+            recommendations = rerank(message, channel or "")
+            if not recommendations:
+                reason = "nothing left to recommend"
+        if reason is not None or channel is None:
+            reason = reason or "no channel"
+            held = finish(message, self.token, status=Status.SKIPPED, skip_reason=reason[:200])
+            return self._outcome("skipped", held, reason)
+        return self._send(message, channel, recommendations)
+
+    @staticmethod
+    def _outcome(name: str, held: bool, reason: str = "") -> tuple[str, str]:
+        return (name, reason) if held else ("lost", "")
+
+    def _send(self, message: ScheduledMessage, channel_name: str, recommendations: list[Any]) -> tuple[str, str]:
+        channel = get_channel(channel_name)
+        try:
+            outgoing = channel.build(message, recommendations)
+            result = channel.send(outgoing)
+        except TransientSendError as err:
+            return self._retry(message, str(err), err.retry_after)
+        except PermanentSendError as err:
+            if err.opted_out:
+                withdraw_consent(message, channel_name)
+            held = finish(message, self.token, status=Status.FAILED, attempts=message.attempts + 1, last_error=str(err))
+            return self._outcome("failed", held)
+        except Exception as err:  # a bug or an outage of ours: retried like a provider outage, then failed
+            logger.exception("Follow-up %s could not be built or sent", message.pk)
+            return self._retry(message, f"{type(err).__name__}: {err}", None)
+        return self._outcome("sent", mark_sent(message, self.token, channel_name, outgoing, result, recommendations))
+
+    def _retry(self, message: ScheduledMessage, error: str, retry_after: float | None) -> tuple[str, str]:
+        attempts = message.attempts + 1
+        if attempts >= crosssell_settings.MAX_ATTEMPTS:
+            held = finish(message, self.token, status=Status.FAILED, attempts=attempts, last_error=error)
+            return self._outcome("failed", held)
+        now = timezone.now()
+        wait = backoff_seconds(attempts, retry_after)
+        when = out_of_quiet_hours(now + timedelta(seconds=wait), customer_zone(message.customer, message.store))
+        held = finish(message, self.token, **back_to_planned(attempts=attempts, next_attempt_at=when, last_error=error))
+        return self._outcome("retried", held)
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    """The wait after the ``attempts``-th failed attempt: exponential, capped, jittered; at least
+    the provider's ``retry_after``."""
+    base = float(crosssell_settings.RETRY_BASE_SECONDS)
+    cap = float(crosssell_settings.RETRY_MAX_SECONDS)
+    jitter = (rng or random).uniform(0.5, 1.0)
+    wait = min(cap, base * 2 ** (attempts - 1)) * jitter
+    return max(wait, retry_after or 0.0)
+
+
+def rerank(message: ScheduledMessage, placement: str) -> list[Any]:
+    """The recommendations of ``message`` computed now, without anything the customer bought since."""
+    from ..recommend import for_customer, for_order
+
+    step = message.step
+    if step.delay <= ORDER_CONTEXT:
+        recs = for_order(message.order, limit=step.limit, placement=placement)
+    else:
+        recs = for_customer(message.customer, limit=step.limit, placement=placement)
+    if step.skip_if_bought:
+        since = set(
+            OrderLine.objects.for_store(message.store_id)
+            .filter(order__customer_id=message.customer_id, order__placed_at__gte=message.order.placed_at)
+            .values_list("item_id", flat=True)
+        )
+        recs = [rec for rec in recs if rec.item.pk not in since]
+    return recs[: step.limit]
+
+
+def mark_sent(
+    message: ScheduledMessage, token: str, channel: str, outgoing: Any, result: Any, recommendations: list[Any]
+) -> bool:
+    """Record the send and its impressions together (both or neither), if the claim still holds."""
+    from ..tracking import save_impressions
+
+    with transaction.atomic():
+        held = finish(
+            message,
+            token,
+            status=Status.SENT,
+            sent_at=timezone.now(),
+            sent_channel=channel,
+            sent_items=[rec.item.pk for rec in recommendations],
+            provider_message_id=(result.provider_message_id or "")[:200],
+            attempts=message.attempts + 1,
+            lease_until=None,
+            last_error="",
+        )
+        if held:
+            save_impressions(list(outgoing.meta.get("impressions", [])))
+    if not held:
+        logger.warning("Follow-up %s was sent but its claim had expired; another worker holds it", message.pk)
+    return held
+
+
+def withdraw_consent(message: ScheduledMessage, channel: str) -> None:
+    """The provider says the customer opted out: record it and tell everyone."""
+    CustomerConsent.objects.update_or_create(
+        customer=message.customer,
+        channel=channel,
+        defaults={"granted": False, "source": f"{channel} provider opt-out", "recorded_at": timezone.now()},
+    )
+    consent_withdrawn.send(sender=ScheduledMessage, customer=message.customer, channel=channel, source="provider")
+
+
+# --- a run --------------------------------------------------------------------------------------
+
+
+def dispatch_due(batch_size: int | None = None, worker_id: str | None = None) -> DispatchReport:
+    """Claim up to ``batch_size`` due follow-ups (``DISPATCH_BATCH_SIZE``) and handle each once."""
+    started = time.perf_counter()
+    run = _Run(worker_id or default_worker_id())
+    messages = claim(batch_size or crosssell_settings.DISPATCH_BATCH_SIZE, run.token, timezone.now())
+    run.report.claimed = len(messages)
+    for message in messages:
+        run.handle(message)
+    run.report.seconds = time.perf_counter() - started
+    if messages:
+        logger.info("Follow-ups dispatched by %s: %s", run.report.worker_id, run.report)
+    return run.report
+
+
+def dispatch_until_empty(
+    batch_size: int | None = None, worker_id: str | None = None, max_seconds: float | None = None
+) -> list[DispatchReport]:
+    """Run :func:`dispatch_due` until a run claims nothing (or ``max_seconds`` have passed)."""
+    started = time.monotonic()
+    reports = []
+    while True:
+        report = dispatch_due(batch_size, worker_id)
+        reports.append(report)
+        if not report.claimed or (max_seconds is not None and time.monotonic() - started >= max_seconds):
+            return reports
