@@ -25,10 +25,11 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
@@ -36,7 +37,13 @@ from django.utils.module_loading import import_string
 
 from ..conf import SMS_DEFAULTS, crosssell_settings
 from ..events import Channel
+from ..short_links import short_click_url
+from . import content
 from .base import ChannelBackend, Outgoing, PermanentSendError, SendResult, TransientSendError
+
+if TYPE_CHECKING:
+    from ..models import Customer, ScheduledMessage
+    from ..recommend import Recommendation
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,12 @@ _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 #: Twilio's error code for a recipient who replied STOP (https://www.twilio.com/docs/api/errors/21610).
 TWILIO_OPTED_OUT = 21610
 _DELAY_SECONDS = re.compile("[0-9]+")
+#: the longest SMS the channel builds (three concatenated GSM-7 segments hold 459; two Unicode ones 134)
+MAX_SMS_LENGTH = 320
+#: how many recommendations an SMS shows at most (fewer when they do not fit)
+SMS_RECOMMENDATIONS = 2
+#: a title is not shortened below this many characters to make an SMS fit
+MIN_TITLE_LENGTH = 12
 
 
 def normalize_e164(raw: str) -> str:
@@ -250,3 +263,67 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class SmsChannel:
+    """Builds a short follow-up SMS (store, one or two recommendations with short tracked links,
+    the offer code, "Reply STOP to opt out.") from ``crosssell/sms/<step.template>.txt`` and sends
+    it through :func:`get_sms_backend`. The links (``/crosssell/s/<code>/``, see
+    :mod:`crosssell_plugin.short_links`) work once the impressions in ``meta`` are saved."""
+
+    name = "sms"
+
+    def build(self, message: ScheduledMessage, recommendations: Sequence[Recommendation]) -> Outgoing:
+        to = phone_of(message.customer)
+        shown, impressions = content.plan(message, recommendations[:SMS_RECOMMENDATIONS], placement="sms")
+        name = content.template_name("sms", message.step, "txt")
+        entries = content.entries(shown, impressions, link=short_click_url)
+        body, count = fit_sms(name, content.base_context(message), entries)
+        return Outgoing(
+            channel=self.name,
+            to=to,
+            idempotency_key=message.idempotency_key,
+            body=body,
+            meta={"impressions": impressions[:count], "store": message.store_id, "customer": message.customer_id},
+        )
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        return get_sms_backend().send(outgoing)
+
+
+def phone_of(customer: Customer) -> str:
+    """The customer's phone in E.164; PermanentSendError when there is none or it is unusable."""
+    if not customer.phone.strip():
+        raise PermanentSendError(f"Customer {customer.pk} has no phone number.")
+    try:
+        return normalize_e164(customer.phone)
+    except ValueError as err:
+        raise PermanentSendError(f"Customer {customer.pk} has an unusable phone number: {err}") from err
+
+
+def fit_sms(name: str, context: dict[str, Any], entries: list[content.Entry]) -> tuple[str, int]:
+    """The SMS text of template ``name`` and how many of ``entries`` it shows: as many as fit in
+    :data:`MAX_SMS_LENGTH`, then the first one with a shortened title; PermanentSendError if even
+    that is too long (a template or store name too long for an SMS)."""
+
+    def render(shown: list[content.Entry]) -> str:
+        return content.tidy_text(content.render(name, {**context, "recommendations": shown})).strip()
+
+    body = render(entries)
+    for count in range(len(entries), 0, -1):
+        body = render(entries[:count])
+        if len(body) <= MAX_SMS_LENGTH:
+            return body, count
+    if entries:
+        title = entries[0].title
+        keep = len(title) - (len(body) - MAX_SMS_LENGTH) - 3
+        if keep >= MIN_TITLE_LENGTH:
+            body = render([replace(entries[0], title=title[:keep].rstrip() + "...")])
+            if len(body) <= MAX_SMS_LENGTH:
+                return body, 1
+    elif len(body) <= MAX_SMS_LENGTH:
+        return body, 0
+    raise PermanentSendError(
+        f"The SMS of {name} has {len(body)} characters even with one shortened recommendation; "
+        f"at most {MAX_SMS_LENGTH} fit. Shorten the template."
+    )
