@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import views
+from . import inbox, views
 
 app_name = "api"
 
@@ -13,5 +13,7 @@ urlpatterns = [
     path("recommendations/item/<path:external_id>/", views.ItemRecommendations.as_view(), name="item-recs"),
     path("catalog/items/", views.CatalogItems.as_view(), name="catalog-items"),
     path("events/click/", views.ClickEvent.as_view(), name="click-event"),
+    path("customers/<str:email>/messages/", inbox.CustomerMessages.as_view(), name="customer-messages"),
+    path("customers/<str:email>/messages/<int:message_id>/read/", inbox.MarkMessageRead.as_view(), name="message-read"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
