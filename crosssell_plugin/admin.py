@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -25,7 +26,10 @@ from .models import (
     Order,
     OrderLine,
     PairCount,
+    Path,
     Refund,
+    ScheduledMessage,
+    Step,
     Store,
 )
 from .money import format_amount
@@ -120,9 +124,18 @@ class CustomerAdmin(admin.ModelAdmin):
         ("unsubscribed_at", admin.EmptyFieldListFilter),
     ]
     search_fields = ["email", "first_name", "last_name", "external_id", "phone"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "followup_timeline"]
     inlines = [CustomerConsentInline]
     list_select_related = ["store"]
+
+    @admin.display(description="Follow-ups")
+    def followup_timeline(self, obj: Customer) -> str:
+        """A link to the customer's timeline: every follow-up planned, sent, skipped or failed."""
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:crosssell_scheduledmessage_changelist") + f"?customer__id__exact={obj.pk}"
+        count = ScheduledMessage.objects.for_store(obj.store_id).filter(customer=obj).count()
+        return format_html('<a href="{}">Timeline ({} follow-up{})</a>', url, count, "" if count == 1 else "s")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         return super().get_queryset(request).annotate(order_count=Count("orders"))
@@ -329,3 +342,83 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{count} API key(s) revoked.", messages.SUCCESS)
+
+
+# --- follow-up paths ----------------------------------------------------------------------------
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    extra = 0
+    fields = [
+        "position",
+        "name",
+        "delay",
+        "channel",
+        "template",
+        "subject",
+        "limit",
+        "offer_code",
+        "offer_percent",
+        "skip_if_bought",
+        "skip_if_refunded",
+        "cancel_on_conversion",
+    ]
+    ordering = ["position"]
+
+
+@admin.register(Path)
+class PathAdmin(admin.ModelAdmin):
+    list_display = ["name", "store", "enabled", "platform", "buyers", "step_count", "updated_at"]
+    list_filter = ["enabled", "store", "buyers", "platform"]
+    search_fields = ["name"]
+    inlines = [StepInline]
+    actions = ["pause", "resume"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Path]:
+        return super().get_queryset(request).select_related("store").annotate(step_count=Count("steps"))
+
+    @admin.display(description="Steps", ordering="step_count")
+    def step_count(self, obj: Path) -> int:
+        return obj.step_count  # type: ignore[attr-defined]
+
+    @admin.action(description="Pause the selected paths (no new follow-ups are planned)")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Path]) -> None:
+        count = queryset.update(enabled=False, updated_at=timezone.now())
+        self.message_user(request, f"Paused {count} path(s). Follow-ups already planned still go out.")
+
+    @admin.action(description="Resume the selected paths")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Path]) -> None:
+        count = queryset.update(enabled=True, updated_at=timezone.now())
+        self.message_user(request, f"Resumed {count} path(s).", messages.SUCCESS)
+
+
+@admin.register(ScheduledMessage)
+class ScheduledMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The outbox, read-only: filter by customer for a customer's timeline."""
+
+    list_display = [
+        "due_at",
+        "customer",
+        "step",
+        "channel",
+        "status",
+        "sent_channel",
+        "sent_at",
+        "attempts",
+        "outcome",
+    ]
+    list_filter = ["status", "channel", "sent_channel", "store", "path"]
+    search_fields = ["customer__email", "order__external_id", "idempotency_key", "provider_message_id"]
+    list_select_related = ["customer", "step", "step__path"]
+    ordering = ["due_at", "pk"]
+    date_hierarchy = "due_at"
+    readonly_fields = [f.name for f in ScheduledMessage._meta.fields]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Reason or error")
+    def outcome(self, obj: ScheduledMessage) -> str:
+        return obj.skip_reason or obj.last_error[:200]

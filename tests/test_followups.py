@@ -391,3 +391,28 @@ def test_nothing_left_to_recommend_skips_with_a_reason(shop: Store, record: Call
     Item.objects.for_store(shop).exclude(order_lines__order=order).update(available=False)
     _dispatch_at(T0 + timedelta(hours=1, seconds=1))
     assert rows(order)[0].skip_reason == "nothing left to recommend"
+
+
+# --- admin ----------------------------------------------------------------------------------------
+
+
+def test_admin_pause_resume_and_the_customer_timeline(
+    admin_client: Any, shop: Store, record: Callable[..., Order]
+) -> None:
+    order = record(event("adm-1", who=customer(channels=())))
+    _dispatch_at(T0 + timedelta(hours=2))  # skipped: no consent
+    path = Path.objects.for_store(shop).get(name=DEFAULT_PATH_NAME)
+    url = "/admin/crosssell/path/"
+    assert admin_client.get(url, {"enabled__exact": "1"}).status_code == 200
+    assert admin_client.get(f"{url}{path.pk}/change/").status_code == 200
+    admin_client.post(url, {"action": "pause", "_selected_action": [path.pk]})
+    path.refresh_from_db()
+    assert not path.enabled
+    admin_client.post(url, {"action": "resume", "_selected_action": [path.pk]})
+    path.refresh_from_db()
+    assert path.enabled
+    customer_page = admin_client.get(f"/admin/crosssell/customer/{order.customer_id}/change/").content.decode()
+    assert f"?customer__id__exact={order.customer_id}" in customer_page and "Timeline (3 follow-ups)" in customer_page
+    timeline = admin_client.get("/admin/crosssell/scheduledmessage/", {"customer__id__exact": order.customer_id})
+    assert timeline.status_code == 200 and b"no marketing consent on in_app" in timeline.content
+    assert admin_client.get("/admin/crosssell/scheduledmessage/", {"status__exact": "skipped"}).status_code == 200

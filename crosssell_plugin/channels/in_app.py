@@ -50,7 +50,7 @@ def _title(message: ScheduledMessage, context: dict[str, Any]) -> str:
         template = Template(source, engine=Engine(autoescape=False))
     except TemplateSyntaxError as err:
         raise PermanentSendError(f"The subject of step {message.step_id} is not a valid template: {err}") from err
-    return template.render(Context(context)).strip()[:200]
+    return template.render(Context(context, autoescape=False)).strip()[:200]
 
 
 class InAppChannel:

@@ -114,19 +114,20 @@ def snapshot(order: Order, limit: int) -> list[dict[str, Any]]:
 def plan_order(order: Order) -> list[ScheduledMessage]:
     """Plan the follow-ups of ``order`` (idempotent); returns the rows planned by this call's plan
     (already planned ones included, as they would be; only new ones are written)."""
-    paths: Sequence[Path] = list(
-        Path.objects.for_store(order.store_id).filter(enabled=True).prefetch_related("steps").order_by("pk")
-    )
-    if not paths:
+    steps_by_path: dict[int, list[Step]] = {}
+    for step in Step.objects.filter(path__store_id=order.store_id, path__enabled=True).select_related("path"):
+        steps_by_path.setdefault(step.path_id, []).append(step)
+    if not steps_by_path:
         return []
-    bought = _bought(order)
+    paths: Sequence[Path] = [steps[0].path for steps in steps_by_path.values()]
+    needs_lines = any(p.item_kinds or p.categories for p in paths)
+    bought = _bought(order) if needs_lines else _Bought(frozenset(), frozenset())
     repeat = _is_repeat(order) if any(p.buyers != Path.Buyers.ANY for p in paths) else None
     matching = [p for p in paths if path_matches(p, order, bought, repeat)]
     customer = order.customer
     zone = customer_zone(customer, order.store)
-    steps = union(
-        (out_of_quiet_hours(order.placed_at + step.delay, zone), step) for path in matching for step in path.steps.all()
-    )
+    candidates = [step for path in matching for step in steps_by_path[path.pk]]
+    steps = union((out_of_quiet_hours(order.placed_at + step.delay, zone), step) for step in candidates)
     if not steps:
         return []
     recs = snapshot(order, max(step.limit for _, step in steps))

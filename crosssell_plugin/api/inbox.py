@@ -1,0 +1,96 @@
+"""The in-app inbox of a customer: the follow-ups sent on the in_app channel, newest first.
+
+``GET  customers/<email>/messages/``                 the customer's messages (``?unread=true``: only unread)
+``POST customers/<email>/messages/<id>/read/``        mark one read (idempotent)
+
+The customer is named by email, as in ``recommendations/customer/<email>/``; every query is
+scoped to the API key's store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ..models import Customer, InAppMessage
+from .views import NOT_FOUND, StoreAPIView
+
+#: the most messages one answer holds
+LIMIT = 50
+
+
+class InboxRecommendationSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    external_id = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField(help_text="The tracked link (a click is recorded, then redirected).")
+    image_url = serializers.CharField(allow_blank=True)
+    price = serializers.CharField()
+    currency = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class InAppMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    body = serializers.CharField(allow_blank=True)
+    recommendations = InboxRecommendationSerializer(many=True, source="payload.recommendations", default=list)
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class InboxSerializer(serializers.Serializer):
+    results = InAppMessageSerializer(many=True)
+    unread = serializers.IntegerField(help_text="Unread messages in all.")
+
+
+def _customer(store: Any, email: str) -> Customer:
+    if "\x00" in email:  # PostgreSQL text cannot hold NUL: no customer has it
+        raise exceptions.NotFound("No customer with this email in this store.")
+    found = Customer.objects.for_store(store).filter(email=email.strip().lower()).first()
+    if found is None:
+        raise exceptions.NotFound("No customer with this email in this store.")
+    return found
+
+
+class CustomerMessages(StoreAPIView):
+    @extend_schema(
+        operation_id="customer_messages",
+        summary="A customer's in-app follow-ups, newest first",
+        parameters=[
+            OpenApiParameter("unread", bool, description="Only the unread messages.", required=False),
+        ],
+        responses={200: InboxSerializer, 404: NOT_FOUND},
+        tags=["inbox"],
+    )
+    def get(self, request: Request, email: str) -> Response:
+        customer = _customer(self.store, email)
+        messages = InAppMessage.objects.for_store(self.store).filter(customer=customer)
+        unread = messages.filter(read_at__isnull=True)
+        shown = unread if request.query_params.get("unread", "").lower() in ("1", "true", "yes") else messages
+        data = {"results": list(shown.order_by("-created_at", "-pk")[:LIMIT]), "unread": unread.count()}
+        return Response(InboxSerializer(data).data)
+
+
+class MarkMessageRead(StoreAPIView):
+    @extend_schema(
+        operation_id="customer_message_read",
+        summary="Mark an in-app follow-up read",
+        request=None,
+        responses={200: InAppMessageSerializer, 404: NOT_FOUND},
+        tags=["inbox"],
+    )
+    def post(self, request: Request, email: str, message_id: int) -> Response:
+        customer = _customer(self.store, email)
+        message = InAppMessage.objects.for_store(self.store).filter(customer=customer, pk=message_id).first()
+        if message is None:
+            raise exceptions.NotFound("No such message for this customer.")
+        if message.read_at is None:
+            message.read_at = timezone.now()
+            message.save(update_fields=["read_at"])
+        return Response(InAppMessageSerializer(message).data)
