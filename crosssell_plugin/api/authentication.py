@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,8 @@ from ..models.api import PREFIX_LENGTH, hash_key
 
 #: last_used_at is written at most this often per key (not on every request)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: the alphabet of keys made by ApiKey.set_new_key(); anything else is refused before any query
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -41,10 +44,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None  # no key: another authenticator may apply, else 401
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <API key>'.")
-        try:
-            key = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        key = parts[1].decode("latin-1")
+        if not KEY_PATTERN.fullmatch(key):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
         digest = hash_key(key)
         match = None
         for candidate in ApiKey.objects.select_related("store").filter(prefix=key[:PREFIX_LENGTH]):
@@ -83,7 +85,8 @@ class HasStore(BasePermission):
         raw = request.query_params.get("store", "")
         if not raw:
             raise exceptions.ValidationError({"store": ["Staff sessions must name the store: ?store=<store id>."]})
-        store = Store.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        # isascii: str.isdigit() is also true of "²", which int() refuses
+        store = Store.objects.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
         if store is None:
             raise exceptions.ValidationError({"store": [f"No store with id {raw!r}."]})
         request.store = store

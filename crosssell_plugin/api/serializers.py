@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from rest_framework import serializers
 
 from ..events import ItemKind
 from ..models import Item
+
+#: DRF refuses NUL in every CharField (PostgreSQL cannot store it); as a pattern, the schema says so too
+NO_NUL = RegexValidator(r"^[^\x00]*$", message=ProhibitNullCharactersValidator.message)
+
+
+class TextField(serializers.CharField):
+    """Text of a query or body, taken as sent: not trimmed, so the schema's length limits are exact,
+    and without NUL, which the schema states with :data:`NO_NUL`'s pattern."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        self.validators = [NO_NUL if isinstance(v, ProhibitNullCharactersValidator) else v for v in self.validators]
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -58,7 +74,7 @@ class RecommendationListSerializer(serializers.Serializer):
 
 class RecommendationQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=50, default=4, help_text="How many (1-50).")
-    placement = serializers.CharField(
+    placement = TextField(
         max_length=50, default="api", help_text="Where they will be shown; recorded with the impressions."
     )
 
@@ -66,12 +82,17 @@ class RecommendationQuerySerializer(serializers.Serializer):
 class CatalogQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[k.value for k in ItemKind], required=False)
     available = serializers.BooleanField(required=False)
-    q = serializers.CharField(required=False, max_length=200, help_text="Text the title contains.")
+    q = TextField(required=False, max_length=200, help_text="Text the title contains.")
+    # read by CatalogPagination; declared here so that anything but a positive integer is a 400
+    page = serializers.IntegerField(min_value=1, required=False, help_text="Which page (from 1).")
+    page_size = serializers.IntegerField(
+        min_value=1, required=False, help_text="Items per page: 50 unless given, at most 200 (more gives 200)."
+    )
 
 
 class ClickEventSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=500, help_text="The token of a recommendation link.")
-    user_agent = serializers.CharField(
+    token = TextField(max_length=500, help_text="The token of a recommendation link.")
+    user_agent = TextField(
         required=False, allow_blank=True, max_length=1000, help_text="The shopper's browser, if known."
     )
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
@@ -31,7 +32,45 @@ from .serializers import (
 )
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Unknown in this store.")
-UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key.")
+
+
+def invalid(description: str, example: dict[str, list[str]]) -> OpenApiResponse:
+    """A 400 in DRF's shape: messages per field, or a ``detail`` when the body cannot be read."""
+    messages = {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+    return OpenApiResponse(
+        {"type": "object", "additionalProperties": messages, "example": example}, description=description
+    )
+
+
+ERRORS = {
+    400: invalid("Invalid parameters.", {"limit": ["Ensure this value is less than or equal to 50."]}),
+    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key."),
+    403: OpenApiResponse(ErrorSerializer, description="A session of a user who is not staff (or without CSRF token)."),
+    429: OpenApiResponse(ErrorSerializer, description="Over the rate limit (`API_RATE`); see `Retry-After`."),
+}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds until the next request is allowed.",
+)
+
+
+def documented(answers: dict[int, Any]) -> dict[int, Any]:
+    """``answers`` and the errors every operation may give (:data:`ERRORS`), by status code."""
+    return dict(sorted({**ERRORS, **answers}.items()))
+
+
+def first_match(queryset: QuerySet[Any], **lookup: str) -> Any:
+    """The first row of ``queryset`` matching ``lookup``; None for text no row can hold.
+
+    A NUL character cannot be stored in PostgreSQL text (asking for it is an error there), so
+    an identifier containing one matches nothing, on every database.
+    """
+    if any("\x00" in value for value in lookup.values()):
+        return None
+    return queryset.filter(**lookup).first()
 
 
 class StoreAPIView(APIView):
@@ -81,21 +120,21 @@ class _RecommendationView(StoreAPIView):
         return self.request.build_absolute_uri(url) if url.startswith("/") else url
 
 
-_REC_RESPONSES = {200: RecommendationListSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND}
+_REC_RESPONSES = documented({200: RecommendationListSerializer, 404: NOT_FOUND})
 
 
 class OrderRecommendations(_RecommendationView):
     @extend_schema(
         operation_id="recommendations_for_order",
         summary="What to show after an order (the thank-you page)",
-        parameters=[RecommendationQuerySerializer],
+        parameters=[RecommendationQuerySerializer, RETRY_AFTER],
         responses=_REC_RESPONSES,
         tags=["recommendations"],
     )
     def get(self, request: Request, external_id: str) -> Response:
         query = self.query()
-        order = Order.objects.for_store(self.store).select_related("store", "customer").filter(external_id=external_id)
-        found = order.first()
+        orders = Order.objects.for_store(self.store).select_related("store", "customer")
+        found = first_match(orders, external_id=external_id)
         if found is None:
             raise exceptions.NotFound(f"No order {external_id!r} in this store.")
         recs = recommend.for_order(found, limit=query["limit"], placement=query["placement"])
@@ -106,14 +145,14 @@ class CustomerRecommendations(_RecommendationView):
     @extend_schema(
         operation_id="recommendations_for_customer",
         summary="What a customer may buy next (e.g. for a follow-up email)",
-        parameters=[RecommendationQuerySerializer],
+        parameters=[RecommendationQuerySerializer, RETRY_AFTER],
         responses=_REC_RESPONSES,
         tags=["recommendations"],
     )
     def get(self, request: Request, email: str) -> Response:
         query = self.query()
-        customer = Customer.objects.for_store(self.store).select_related("store").filter(email=email.strip().lower())
-        found = customer.first()
+        customers = Customer.objects.for_store(self.store).select_related("store")
+        found = first_match(customers, email=email.strip().lower())
         if found is None:
             raise exceptions.NotFound("No customer with this email in this store.")
         recs = recommend.for_customer(found, limit=query["limit"], placement=query["placement"])
@@ -124,13 +163,13 @@ class ItemRecommendations(_RecommendationView):
     @extend_schema(
         operation_id="recommendations_for_item",
         summary="What goes with an item (an item page, a guest)",
-        parameters=[RecommendationQuerySerializer],
+        parameters=[RecommendationQuerySerializer, RETRY_AFTER],
         responses=_REC_RESPONSES,
         tags=["recommendations"],
     )
     def get(self, request: Request, external_id: str) -> Response:
         query = self.query()
-        found = Item.objects.for_store(self.store).select_related("store").filter(external_id=external_id).first()
+        found = first_match(Item.objects.for_store(self.store).select_related("store"), external_id=external_id)
         if found is None:
             raise exceptions.NotFound(f"No item {external_id!r} in this store.")
         recs = recommend.for_item(found, limit=query["limit"], placement=query["placement"])
@@ -165,7 +204,10 @@ class CatalogItems(StoreAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="catalog_items",
         summary="The store's catalogue, filtered",
-        parameters=[CatalogQuerySerializer],
+        parameters=[CatalogQuerySerializer, RETRY_AFTER],
+        responses=documented(
+            {200: ItemSerializer(many=True), 404: OpenApiResponse(ErrorSerializer, description="No such page.")}
+        ),
         tags=["catalog"],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -180,11 +222,10 @@ class ClickEvent(StoreAPIView):
         operation_id="record_click",
         summary="Record a click on a recommendation link (like following /crosssell/r/<token>/)",
         request=ClickEventSerializer,
-        responses={
-            201: ClickRecordedSerializer,
-            400: OpenApiResponse(description='A bad token: {"token": ["..."]}.'),
-            401: UNAUTHORIZED,
-        },
+        parameters=[RETRY_AFTER],
+        responses=documented(
+            {201: ClickRecordedSerializer, 400: invalid("A bad token, or an unreadable body.", {"token": [BAD_LINK]})}
+        ),
         tags=["events"],
     )
     def post(self, request: Request) -> Response:
