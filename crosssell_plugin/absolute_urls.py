@@ -1,6 +1,6 @@
 """Absolute links for messages read outside the site (emails, SMS): the site's base URL.
 
-The base is ``settings.CROSSSELL_SITE_URL`` when set (``"https://shop.example.com"``, or with a
+The base is ``CROSSSELL["SITE_URL"]`` when set (``"https://shop.example.com"``, or with a
 path prefix when the site is mounted below one: ``"https://example.com/shop"``), else
 ``https://`` + the domain of the current ``django.contrib.sites`` Site. A worker has no request
 to take a host from, so one of the two must be right.
@@ -11,21 +11,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.apps import apps
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .conf import SETTINGS, crosssell_settings
 from .tracking import is_safe_target
 
 
 def site_url() -> str:
     """The site's base URL without a trailing slash, e.g. ``"https://shop.example.com"``."""
-    configured = getattr(settings, "CROSSSELL_SITE_URL", "")
+    configured = crosssell_settings.SITE_URL
     if configured:
-        parts = urlsplit(str(configured))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ImproperlyConfigured(
-                f'CROSSSELL_SITE_URL must be an http(s) URL such as "https://shop.example.com", got {configured!r}.'
-            )
+        problem = SETTINGS["SITE_URL"].validate(configured)
+        if problem:
+            raise ImproperlyConfigured(f'CROSSSELL["SITE_URL"] {problem}.')
         return str(configured).rstrip("/")
     if apps.is_installed("django.contrib.sites"):
         from django.contrib.sites.models import Site
@@ -34,7 +32,7 @@ def site_url() -> str:
         if domain:
             return f"https://{domain}"
     raise ImproperlyConfigured(
-        "Links in emails and SMS need the site's address: set CROSSSELL_SITE_URL "
+        'Links in emails and SMS need the site\'s address: set CROSSSELL["SITE_URL"] '
         '(e.g. "https://shop.example.com") or the domain of the current django.contrib.sites Site.'
     )
 

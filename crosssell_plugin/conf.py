@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
@@ -71,6 +72,15 @@ _RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
 def _rate(value: Any) -> str | None:
     if not isinstance(value, str) or not _RATE.fullmatch(value):
         return f'must be a rate such as "600/min" (requests per s, min, hour or day), got {value!r}'
+    return None
+
+
+def _site_url(value: Any) -> str | None:
+    if value == "":
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return f'must be an http(s) URL such as "https://shop.example.com" (or ""), got {value!r}'
     return None
 
 
@@ -184,6 +194,14 @@ SETTINGS: dict[str, Setting] = {
         "starts a fresh block at once.",
         validate=_int_between(0, 86_400),
         hint='Use a number of seconds such as "BLOCK_CACHE_SECONDS": 900 (0 = no caching).',
+    ),
+    "SITE_URL": Setting(
+        default="",
+        doc="The site's address for links in emails and SMS (which are read outside the site), e.g. "
+        '"https://shop.example.com" or "https://example.com/shop"; empty = https:// + the domain of the '
+        "current django.contrib.sites Site.",
+        validate=_site_url,
+        hint='Write "SITE_URL": "https://shop.example.com".',
     ),
     "SMS": Setting(
         default=SMS_DEFAULTS,

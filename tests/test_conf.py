@@ -39,6 +39,11 @@ def test_valid_settings_pass(settings) -> None:
         ({"MAX_EVENT_BYTES": True}, "crosssell.E003", "must be an integer", "1048576"),
         ({"CONSUMPTION_COMPLETE_AT": 90}, "crosssell.E003", "at most 1", "0.9"),
         ({"PLATFORMS": {"oscar": "yes"}}, "crosssell.E003", "entry 'oscar'", '"PLATFORMS": {"oscar"'),
+        ({"SITE_URL": "shop.example.com"}, "crosssell.E003", "http(s) URL", '"SITE_URL": "https://'),
+        ({"SITE_URL": "javascript:alert(1)"}, "crosssell.E003", "http(s) URL", '"SITE_URL": "https://'),
+        ({"SMS": {"BACKEND": "Console"}}, "crosssell.E003", "dotted path", '"SMS": {"BACKEND"'),
+        ({"SMS": {"TOKEN": "x"}}, "crosssell.E003", "unknown keys ['TOKEN']", '"SMS": {"BACKEND"'),
+        ({"BLOCK_CACHE_SECONDS": -1}, "crosssell.E003", "between 0 and 86400", '"BLOCK_CACHE_SECONDS": 900'),
     ],
 )
 def test_wrong_values_give_a_check_error_with_a_hint(settings, value, check_id, message, hint) -> None:

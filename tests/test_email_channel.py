@@ -57,7 +57,7 @@ FORM = "application/x-www-form-urlencoded"
 
 @pytest.fixture(autouse=True)
 def site(settings: Any) -> None:
-    settings.CROSSSELL_SITE_URL = SITE
+    settings.CROSSSELL = {**settings.CROSSSELL, "SITE_URL": SITE}
     settings.DEFAULT_FROM_EMAIL = "shop@example.test"
 
 
@@ -342,7 +342,7 @@ def test_a_customer_without_email_gets_a_permanent_error(order: Order) -> None:
 def test_links_fall_back_to_the_current_site_without_a_setting(order: Order, settings: Any) -> None:
     from django.contrib.sites.models import Site
 
-    del settings.CROSSSELL_SITE_URL
+    settings.CROSSSELL = {key: value for key, value in settings.CROSSSELL.items() if key != "SITE_URL"}
     Site.objects.filter(pk=settings.SITE_ID).update(domain="films.example.org")
     Site.objects.clear_cache()
     try:

@@ -154,6 +154,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- crosssell
 CROSSSELL = {
+    "SITE_URL": "http://127.0.0.1:8000",  # links in follow-up emails and SMS
     "PLATFORMS": {
         "oscar": {"STORE_NAME": OSCAR_SHOP_NAME, "BASE_URL": "http://127.0.0.1:8000"},
     },
