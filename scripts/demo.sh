@@ -23,5 +23,9 @@ if not User.objects.filter(username="admin").exists():
     User.objects.create_superuser("admin", "admin@example.com", "admin")
     print("Created the demo superuser admin / admin")
 '
+log "Starting the follow-up dispatcher (sends due follow-ups every 10 s; emails print here)"
+"$PY" manage.py crosssell_dispatch --loop --interval 10 -v 0 &
+DISPATCHER=$!
+trap 'kill "$DISPATCHER" 2>/dev/null || true' EXIT INT TERM
 log "Demo store: http://127.0.0.1:8000/   admin: http://127.0.0.1:8000/admin/ (admin / admin)"
-exec "$PY" manage.py runserver "${CROSSSELL_DEMO_ADDR:-127.0.0.1:8000}"
+"$PY" manage.py runserver "${CROSSSELL_DEMO_ADDR:-127.0.0.1:8000}"
