@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -85,6 +85,18 @@ def celery_configured(**conf: Any) -> Iterator[Any]:
             local.pop("backend", None)
         else:
             local["backend"] = backend
+
+
+@pytest.fixture
+def record(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """``record_purchase(event).order`` with its on-commit signals run, as after a real commit."""
+    from crosssell_plugin.ingest import record_purchase
+
+    def run(purchase: PurchaseEvent) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return record_purchase(purchase).order
+
+    return run
 
 
 @pytest.fixture

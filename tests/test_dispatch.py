@@ -25,7 +25,6 @@ from django.db import connection
 from django.utils import timezone
 
 from crosssell_plugin.followups.dispatch import backoff_seconds, claim, dispatch_due, finish
-from crosssell_plugin.ingest import record_purchase
 from crosssell_plugin.models import (
     Customer,
     CustomerConsent,
@@ -47,15 +46,6 @@ Status = ScheduledMessage.Status
 ROOT = Path(__file__).resolve().parent.parent
 TWILIO = "https://twilio.test/2010-04-01/Accounts/AC123/Messages.json"
 TOKEN = "secret-auth-token-0123456789"
-
-
-@pytest.fixture
-def record(django_capture_on_commit_callbacks: Any) -> Callable[..., Order]:
-    def run(purchase: Any) -> Order:
-        with django_capture_on_commit_callbacks(execute=True):
-            return record_purchase(purchase).order
-
-    return run
 
 
 # --- provider failures, retries and backoff (Twilio against `responses`) ------------------------

@@ -18,7 +18,7 @@ from crosssell_plugin.followups.defaults import DEFAULT_PATH_NAME
 from crosssell_plugin.followups.dispatch import dispatch_due
 from crosssell_plugin.followups.planning import plan_order
 from crosssell_plugin.followups.timing import out_of_quiet_hours
-from crosssell_plugin.ingest import record_purchase, record_refund
+from crosssell_plugin.ingest import record_refund
 from crosssell_plugin.models import (
     Click,
     Conversion,
@@ -44,17 +44,6 @@ UTCZ = zoneinfo.ZoneInfo("UTC")
 @pytest.fixture(autouse=True)
 def _isolated(isolated_models: None, settings: Any) -> None:
     settings.CROSSSELL = {**settings.CROSSSELL, "QUIET_HOURS": {"START": "21:00", "END": "09:00"}}
-
-
-@pytest.fixture
-def record(django_capture_on_commit_callbacks: Any) -> Callable[..., Order]:
-    """record_purchase with its on-commit signals run, as after a real commit."""
-
-    def run(purchase: Any) -> Order:
-        with django_capture_on_commit_callbacks(execute=True):
-            return record_purchase(purchase).order
-
-    return run
 
 
 @pytest.fixture

@@ -13,21 +13,11 @@ from django.template import Context, Template
 from django.test import Client
 
 from crosssell_plugin.followups.dispatch import dispatch_due
-from crosssell_plugin.ingest import record_purchase
 from crosssell_plugin.models import ApiKey, InAppMessage, Order, Step, Store
 
 from .followups_support import T0, customer, enable_default_path, event, seed_popular
 
 API = "/crosssell/api/v1/"
-
-
-@pytest.fixture
-def record(django_capture_on_commit_callbacks: Any) -> Callable[..., Order]:
-    def run(purchase: Any) -> Order:
-        with django_capture_on_commit_callbacks(execute=True):
-            return record_purchase(purchase).order
-
-    return run
 
 
 @pytest.fixture
