@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from crosssell_plugin.events import StoreRef
-from crosssell_plugin.models import ApiKey, Click, Impression, Item, ModelVersion, Store
+from crosssell_plugin.models import ApiKey, Click, Customer, Impression, InAppMessage, Item, ModelVersion, Store
 from crosssell_plugin.models.api import hash_key
 from crosssell_plugin.tracking import CLICK_SALT, click_token
 from crosssell_plugin.training import train_store
@@ -481,3 +481,20 @@ def test_the_schema_documents_only_the_api_and_each_error_answer() -> None:
             assert {"400", "401", "403", "429"} <= set(operation["responses"]), path
             assert "Retry-After" in operation["responses"]["429"]["headers"], path
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "cookieAuth"}
+
+
+def test_inbox_answers_json_for_any_message_id_or_email_and_checks_unread(trained: ModelVersion) -> None:
+    store = trained.store
+    customer = Customer.objects.for_store(store).get(email="nolan0@example.com")
+    message = InAppMessage.objects.create(store=store, customer=customer, title="For you")
+    client = api(key_for(store))
+    inbox = API + "customers/nolan0@example.com/messages/"
+    # any text the route takes is this API's JSON 404 (a message_id that is no number was the site's HTML page)
+    for url in (f"{inbox}abc/read/", f"{inbox}²/read/", f"{inbox}{10**30}/read/", API + "customers/a/b/messages/"):
+        response = client.post(url) if url.endswith("/read/") else client.get(url)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", url
+    assert client.post(f"{inbox}{message.pk}/read/").status_code == 200
+    # ?unread= is a boolean: anything else was quietly read as false
+    assert client.get(inbox, {"unread": "maybe"}).status_code == 400
+    assert client.get(inbox, {"unread": "false"}).json()["results"][0]["id"] == message.pk
+    assert client.get(inbox, {"unread": "true"}).json() == {"results": [], "unread": 0}

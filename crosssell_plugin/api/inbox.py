@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..models import Customer, InAppMessage
-from .views import NOT_FOUND, StoreAPIView
+from .views import NOT_FOUND, RETRY_AFTER, StoreAPIView, documented, first_match
 
 #: the most messages one answer holds
 LIMIT = 50
@@ -44,15 +44,17 @@ class InAppMessageSerializer(serializers.Serializer):
     read_at = serializers.DateTimeField(allow_null=True)
 
 
+class InboxQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, help_text="Only the unread messages.")
+
+
 class InboxSerializer(serializers.Serializer):
     results = InAppMessageSerializer(many=True)
     unread = serializers.IntegerField(help_text="Unread messages in all.")
 
 
 def _customer(store: Any, email: str) -> Customer:
-    if "\x00" in email:  # PostgreSQL text cannot hold NUL: no customer has it
-        raise exceptions.NotFound("No customer with this email in this store.")
-    found = Customer.objects.for_store(store).filter(email=email.strip().lower()).first()
+    found = first_match(Customer.objects.for_store(store), email=email.strip().lower())
     if found is None:
         raise exceptions.NotFound("No customer with this email in this store.")
     return found
@@ -62,17 +64,17 @@ class CustomerMessages(StoreAPIView):
     @extend_schema(
         operation_id="customer_messages",
         summary="A customer's in-app follow-ups, newest first",
-        parameters=[
-            OpenApiParameter("unread", bool, description="Only the unread messages.", required=False),
-        ],
-        responses={200: InboxSerializer, 404: NOT_FOUND},
+        parameters=[InboxQuerySerializer, RETRY_AFTER],
+        responses=documented({200: InboxSerializer, 404: NOT_FOUND}),
         tags=["inbox"],
     )
     def get(self, request: Request, email: str) -> Response:
+        query = InboxQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
         customer = _customer(self.store, email)
         messages = InAppMessage.objects.for_store(self.store).filter(customer=customer)
         unread = messages.filter(read_at__isnull=True)
-        shown = unread if request.query_params.get("unread", "").lower() in ("1", "true", "yes") else messages
+        shown = unread if query.validated_data.get("unread") else messages
         data = {"results": list(shown.order_by("-created_at", "-pk")[:LIMIT]), "unread": unread.count()}
         return Response(InboxSerializer(data).data)
 
@@ -82,12 +84,16 @@ class MarkMessageRead(StoreAPIView):
         operation_id="customer_message_read",
         summary="Mark an in-app follow-up read",
         request=None,
-        responses={200: InAppMessageSerializer, 404: NOT_FOUND},
+        # the route takes any text, so that a message_id that is no number gets this API's JSON 404
+        parameters=[OpenApiParameter("message_id", int, OpenApiParameter.PATH), RETRY_AFTER],
+        responses=documented({200: InAppMessageSerializer, 404: NOT_FOUND}),
         tags=["inbox"],
     )
-    def post(self, request: Request, email: str, message_id: int) -> Response:
+    def post(self, request: Request, email: str, message_id: str) -> Response:
         customer = _customer(self.store, email)
-        message = InAppMessage.objects.for_store(self.store).filter(customer=customer, pk=message_id).first()
+        messages = InAppMessage.objects.for_store(self.store).filter(customer=customer)
+        # isascii: str.isdigit() is also true of "²", which int() refuses
+        message = messages.filter(pk=int(message_id)).first() if message_id.isascii() and message_id.isdigit() else None
         if message is None:
             raise exceptions.NotFound("No such message for this customer.")
         if message.read_at is None:

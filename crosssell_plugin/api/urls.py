@@ -14,8 +14,10 @@ urlpatterns = [
     path("recommendations/item/<path:external_id>/", views.ItemRecommendations.as_view(), name="item-recs"),
     path("catalog/items/", views.CatalogItems.as_view(), name="catalog-items"),
     path("events/click/", views.ClickEvent.as_view(), name="click-event"),
-    path("customers/<str:email>/messages/", inbox.CustomerMessages.as_view(), name="customer-messages"),
-    path("customers/<str:email>/messages/<int:message_id>/read/", inbox.MarkMessageRead.as_view(), name="message-read"),
+    path("customers/<path:email>/messages/", inbox.CustomerMessages.as_view(), name="customer-messages"),
+    path(
+        "customers/<path:email>/messages/<str:message_id>/read/", inbox.MarkMessageRead.as_view(), name="message-read"
+    ),
     # schema=None: the schema document is not itself an operation of the API it describes
     path("schema/", SpectacularAPIView.as_view(schema=None), name="schema"),
 ]
