@@ -303,9 +303,7 @@ def test_click_event_records_a_click(trained: ModelVersion) -> None:
     impression = Impression.objects.create(store=store, item=item, placement="api", rank=1, score=1.0)
     client = api(key_for(store))
 
-    response = client.post(
-        API + "events/click/", {"token": click_token(impression)}, content_type="application/json"
-    )
+    response = client.post(API + "events/click/", {"token": click_token(impression)}, content_type="application/json")
     assert response.status_code == 201
     click = Click.objects.get(impression=impression)
     assert response.json() == {"click": click.pk, "impression": impression.pk, "url": "/films/dune/"}
@@ -332,7 +330,12 @@ def test_click_event_rejects_bad_tokens(trained: ModelVersion, other_store: Stor
     def post(body: dict[str, Any]) -> Any:
         return client.post(API + "events/click/", body, content_type="application/json")
 
-    for token in ("garbage", click_token(impression) + "x", click_token(theirs), signing.dumps({"i": 999_999}, salt=CLICK_SALT)):
+    for token in (
+        "garbage",
+        click_token(impression) + "x",
+        click_token(theirs),
+        signing.dumps({"i": 999_999}, salt=CLICK_SALT),
+    ):
         response = post({"token": token})
         assert response.status_code == 400, token
         assert "invalid" in response.json()["token"][0]
