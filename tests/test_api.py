@@ -15,9 +15,12 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crosssell_plugin import recommend
 from crosssell_plugin.events import StoreRef
 from crosssell_plugin.models import ApiKey, Click, Customer, Impression, InAppMessage, Item, ModelVersion, Store
 from crosssell_plugin.models.api import hash_key
@@ -195,6 +198,20 @@ def test_order_recommendations(trained: ModelVersion) -> None:
     redirect = Client().get(first["link"].removeprefix("http://testserver"))
     assert redirect.status_code == 302 and redirect["Location"] == first["item"]["url"]
     assert Click.objects.filter(impression=impressions[0]).count() == 1
+
+
+def test_order_recommendations_computed_ahead_are_served_without_recomputing(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    store = trained.store
+    with django_capture_on_commit_callbacks(execute=True):  # recording runs crosssell.compute_ahead
+        order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    fresh = [(r.item.external_id, r.reason_texts) for r in recommend.for_order(order, limit=3)]
+    with CaptureQueriesContext(connection) as queries:
+        response = api(key_for(store)).get(API + f"recommendations/order/{order.external_id}/", {"limit": 3})
+    assert response.status_code == 200
+    assert [(r["item"]["external_id"], r["reasons"]) for r in response.json()["results"]] == fresh
+    assert not [q for q in queries.captured_queries if "crosssell_orderline" in q["sql"]]
 
 
 def test_customer_recommendations(trained: ModelVersion) -> None:

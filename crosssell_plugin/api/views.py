@@ -137,7 +137,7 @@ class OrderRecommendations(_RecommendationView):
         found = first_match(orders, external_id=external_id)
         if found is None:
             raise exceptions.NotFound(f"No order {external_id!r} in this store.")
-        recs = recommend.for_order(found, limit=query["limit"], placement=query["placement"])
+        recs = recommend.for_order_ahead(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query["placement"], order=found, customer=found.customer)
 
 
