@@ -194,6 +194,26 @@ def test_the_thank_you_block_is_rendered_ahead_and_its_impressions_written_when_
     assert Impression.objects.count() == 6
 
 
+def test_the_block_is_rendered_ahead_in_the_customers_language(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    snap = snapshot("inception")
+    event = PurchaseEvent(
+        STORE_REF,
+        "fr-1",
+        T0 + timedelta(days=30),
+        "EUR",
+        CustomerData("amelie@example.com", locale="fr-FR"),
+        (PurchaseLine(snap, 1, snap.price),),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        order = record_purchase(event).order
+    with translation.override("fr"), CaptureQueriesContext(connection) as queries:
+        html = render("{% crosssell_block order %}", order=order)
+    assert "9,99" in html and "€9.99" not in html
+    assert not [q for q in queries.captured_queries if "crosssell_orderline" in q["sql"]]  # served as rendered ahead
+
+
 def test_block_cache_off_renders_every_time(trained: ModelVersion, settings: Any) -> None:
     settings.CROSSSELL = {**settings.CROSSSELL, "BLOCK_CACHE_SECONDS": 0}
     order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)

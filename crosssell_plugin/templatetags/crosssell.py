@@ -79,18 +79,23 @@ def format_price(amount: Decimal, currency: str) -> str:
 
 def _oscar_order(number: Any) -> Order | None:
     external_id = crosssell_settings.platform_overrides("oscar").get("STORE_EXTERNAL_ID", "default")
-    return (
+    # unique per store: no ORDER BY (which could make the database walk every order)
+    found = (
         Order.objects.filter(store__platform="oscar", store__external_id=external_id, external_id=str(number))
         .select_related("store", "customer")
-        .first()
+        .order_by()[:1]
     )
+    return next(iter(found), None)
 
 
 def _cache_key(store: Store, subject: str, placement: str, limit: int, heading: str | None) -> str:
     """store, what the block is about ("order:12"), placement, limit, heading, language, model version."""
     loaded = get_model(store)
     version = loaded.version if loaded is not None else 0
-    language = get_language() or settings.LANGUAGE_CODE
+    try:  # "en-us" and "en" are one language to a project that offers "en"
+        language = translation.get_supported_language_variant(get_language() or settings.LANGUAGE_CODE)
+    except LookupError:
+        language = get_language() or settings.LANGUAGE_CODE
     heading_hash = hashlib.sha256((heading or "").encode()).hexdigest()[:16]
     return f"crosssell:block:{store.pk}:{subject}:{placement}:{limit}:{heading_hash}:{language}:v{version}"
 
@@ -149,6 +154,18 @@ def _html(
     )
 
 
+def _language_of(customer: Customer) -> str:
+    """The language a page for ``customer`` is likely shown in, as Django's LocaleMiddleware
+    would pick it: the customer's locale when the project offers it, else ``LANGUAGE_CODE``."""
+    for candidate in (customer.locale, settings.LANGUAGE_CODE):
+        if candidate:
+            try:
+                return translation.get_supported_language_variant(candidate.replace("_", "-").lower())
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE
+
+
 def render_ahead(order: Order, recommendations: list[Recommendation]) -> bool:
     """Render ``order``'s thank-you block now, as ``{% crosssell_block order %}`` with its default
     arguments (placement "thank_you", limit 4, no heading) would, in the customer's language when
@@ -159,10 +176,7 @@ def render_ahead(order: Order, recommendations: list[Recommendation]) -> bool:
     shown = recommendations[:4]
     if not seconds or not shown:
         return False
-    offered = {code.lower() for code, _ in settings.LANGUAGES}
-    locale = (order.customer.locale or "").lower()
-    language = next((code for code in (locale, locale.split("-")[0]) if code and code in offered), None)
-    with translation.override(language or settings.LANGUAGE_CODE):
+    with translation.override(_language_of(order.customer)):
         key = _cache_key(order.store, f"order:{order.pk}", "thank_you", 4, None)
         impressions = plan_impressions(order.store, shown, "thank_you", order=order, customer=order.customer)
         html = _html(shown, impressions, "thank_you", None)
