@@ -254,17 +254,32 @@ def _catalog(store: Store, loaded: LoadedModel) -> CatalogArrays:
 
 def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
     """What to show after ``order``: triggered by its first line, informed by the customer's past."""
+    consumed, finished = _consumption(order.store, order.customer_id)
+    history = CustomerHistory(_bought(order.store, order.customer_id), consumed, frozenset(finished))
+    return for_order_from(order, history, limit=limit, placement=placement)
+
+
+def for_order_from(
+    order: Order,
+    history: CustomerHistory,
+    limit: int = 4,
+    placement: str = "thank_you",
+    *,
+    reads: SharedReads | None = None,
+) -> list[Recommendation]:
+    """:func:`for_order` from the customer's history read beforehand (:func:`customer_histories`,
+    one read for many customers): the same recommendations, without reading the history again.
+    With ``reads``, the items and recent pair counts already read by earlier calls are reused."""
     store = order.store
-    bought = _bought(store, order.customer_id)
+    bought, consumed, finished = history.bought, history.consumed, history.finished
     lines = [pk for _, order_pk, pk in bought if order_pk == order.pk]  # by position
-    consumed, finished = _consumption(store, order.customer_id)
     earlier = [(when, pk) for when, order_pk, pk in bought if when < order.placed_at and order_pk != order.pk]
-    history = _merge_history(earlier, consumed)
+    merged = _merge_history(earlier, consumed)
     # the order's other lines are the most recent evidence of all
-    history = [pk for pk in history if pk not in lines] + [pk for pk in dict.fromkeys(lines[1:])]
+    merged = [pk for pk in merged if pk not in lines] + [pk for pk in dict.fromkeys(lines[1:])]
     owned = {pk for _, _, pk in bought} | finished | set(lines)
     trigger = lines[0] if lines else None
-    return _recommend(store, Task.POST_PURCHASE, trigger, None, history, owned, limit, placement)
+    return _recommend(store, Task.POST_PURCHASE, trigger, None, merged, owned, limit, placement, reads=reads)
 
 
 #: how many recommendations are computed ahead for a new order (a block shows at most this many
@@ -333,14 +348,39 @@ def for_order_ahead(order: Order, limit: int = 4, placement: str = "thank_you") 
     return results[:limit]
 
 
+def summary_ahead(order: Order, limit: int = 4) -> list[tuple[int, float, list[str]]]:
+    """(item pk, score, reason texts) of ``order``'s first ``limit`` recommendations, for a record
+    of what was recommended (a follow-up's snapshot): from what was computed ahead when the
+    purchase was recorded, without reading the items again (they were available then), else
+    from :func:`for_order` now."""
+    kept = cache.get(_ahead_key(order)) if crosssell_settings.BLOCK_CACHE_SECONDS else None
+    if kept is None or (limit > len(kept["recs"]) and not kept["all"]):
+        return [(r.item.pk, r.score, list(r.reason_texts)) for r in for_order(order, limit=limit)]
+    return [(pk, score, list(texts)) for pk, score, _reasons, texts, *_ in kept["recs"][:limit]]
+
+
 def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
     """What the customer may buy next, from everything they bought and watched."""
+    consumed, finished = _consumption(customer.store, customer.pk)
+    history = CustomerHistory(_bought(customer.store, customer.pk), consumed, frozenset(finished))
+    return for_customer_from(customer, history, limit=limit, placement=placement)
+
+
+def for_customer_from(
+    customer: Customer,
+    history: CustomerHistory,
+    limit: int = 4,
+    placement: str = "",
+    *,
+    reads: SharedReads | None = None,
+) -> list[Recommendation]:
+    """:func:`for_customer` from the customer's history read beforehand (:func:`customer_histories`);
+    ``reads`` as for :func:`for_order_from`."""
     store = customer.store
-    bought = _bought(store, customer.pk)
-    consumed, finished = _consumption(store, customer.pk)
-    history = _merge_history([(when, pk) for when, _, pk in bought], consumed)
+    bought, consumed, finished = history.bought, history.consumed, history.finished
+    merged = _merge_history([(when, pk) for when, _, pk in bought], consumed)
     owned = {pk for _, _, pk in bought} | finished
-    return _recommend(store, Task.NEXT_ORDER, None, None, history, owned, limit, placement)
+    return _recommend(store, Task.NEXT_ORDER, None, None, merged, owned, limit, placement, reads=reads)
 
 
 def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommendation]:
@@ -349,6 +389,96 @@ def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommenda
 
 
 # --- customer data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    """What a customer bought and watched in a store, as :func:`for_order` and :func:`for_customer`
+    read it: (time, order pk, item pk) of every line, oldest first; (time, item pk) of what they
+    started, oldest first; the items they finished."""
+
+    bought: list[tuple[datetime, int, int]]
+    consumed: list[tuple[datetime, int]]
+    finished: frozenset[int]
+
+    def items(self) -> set[int]:
+        """Every item the customer bought or started."""
+        return {pk for _, _, pk in self.bought} | {pk for _, pk in self.consumed}
+
+    def bought_since(self, when: datetime) -> set[int]:
+        """The items of the orders placed at or after ``when``."""
+        return {pk for placed_at, _, pk in self.bought if placed_at >= when}
+
+
+def customer_histories(store: Store | int, customer_ids: Iterable[int]) -> dict[int, CustomerHistory]:
+    """The histories of several customers of ``store`` in two queries (every id gets one, maybe
+    empty); for :func:`for_order_from` and :func:`for_customer_from`."""
+    ids = sorted(set(customer_ids))
+    bought: dict[int, list[tuple[datetime, int, int]]] = {pk: [] for pk in ids}
+    started: dict[int, list[tuple[datetime, int]]] = {pk: [] for pk in ids}
+    finished: dict[int, set[int]] = {pk: set() for pk in ids}
+    if not ids:
+        return {}
+    lines = (
+        OrderLine.objects.for_store(store)
+        .filter(order__customer_id__in=ids)
+        .order_by("order__placed_at", "order_id", "position")
+        .values_list("order__customer_id", "order__placed_at", "order_id", "item_id")
+    )
+    for customer_id, when, order_pk, item_pk in lines:
+        bought[customer_id].append((when, order_pk, item_pk))
+    threshold = Decimal(str(crosssell_settings.CONSUMPTION_COMPLETE_AT))
+    consumption = (
+        Consumption.objects.for_store(store)
+        .filter(customer_id__in=ids, progress__gt=0)
+        .order_by("last_event_at", "item_id")
+        .values_list("customer_id", "last_event_at", "item_id", "progress")
+    )
+    for customer_id, when, item_pk, progress in consumption:
+        started[customer_id].append((when, item_pk))
+        if progress >= threshold:
+            finished[customer_id].add(item_pk)
+    return {pk: CustomerHistory(bought[pk], started[pk], frozenset(finished[pk])) for pk in ids}
+
+
+class SharedReads:
+    """Rows of one store read once for several recommendation calls made in a row (the follow-ups
+    a dispatcher sends in one go): the items looked up and the pair counts recorded since
+    training. Each row is read the first time a call needs it; later calls reuse it, so keep one
+    only for a moment (an item withdrawn after it was read is still offered until then)."""
+
+    def __init__(self, store: Store | int) -> None:
+        self.store = store
+        self._items: dict[int, Item | None] = {}
+        self._pairs: dict[int, list[tuple[int, int, str, int]]] = {}
+
+    def items(self, pks: Iterable[int]) -> dict[int, Item]:
+        """The items of ``pks`` that exist (available or not), as ``in_bulk`` gives them."""
+        pks = list(dict.fromkeys(pks))
+        missing = [pk for pk in pks if pk not in self._items]
+        if missing:
+            found = Item.objects.for_store(self.store).defer("raw").in_bulk(missing)
+            for pk in missing:
+                self._items[pk] = found.get(pk)
+        return {pk: item for pk in pks if (item := self._items[pk]) is not None}
+
+    def pair_rows(self, sources: Iterable[int]) -> list[tuple[int, int, str, int]]:
+        """(item a, item b, kind, count) of the pair counts of the items ``sources``, in the
+        order :func:`_recent_pairs` reads them."""
+        sources = sorted(set(sources))
+        missing = [pk for pk in sources if pk not in self._pairs]
+        if missing:
+            for pk in missing:
+                self._pairs[pk] = []
+            rows = (
+                PairCount.objects.for_store(self.store)
+                .filter(item_a_id__in=missing)
+                .order_by("item_a_id", "item_b_id", "kind")
+                .values_list("item_a_id", "item_b_id", "kind", "count")
+            )
+            for row in rows:
+                self._pairs[row[0]].append(row)
+        return [row for pk in sources for row in self._pairs[pk]]
 
 
 def _bought(store: Store, customer_id: int) -> list[tuple[datetime, int, int]]:
@@ -411,15 +541,18 @@ def _recommend(
     owned: Collection[int],
     limit: int,
     placement: str,
+    *,
+    reads: SharedReads | None = None,
 ) -> list[Recommendation]:
-    """``trigger`` is an Item pk; ``trigger_kind`` its kind, looked up only if needed when None."""
+    """``trigger`` is an Item pk; ``trigger_kind`` its kind, looked up only if needed when None;
+    ``reads``: rows already read by earlier calls (:class:`SharedReads`)."""
     if limit <= 0:
         return []
     blocked = set(owned) | set(history) | ({trigger} if trigger is not None else set())
     entry = _entry(store)
     loaded, catalog = entry.loaded, entry.catalog
     if loaded is None or catalog is None:  # cold start: no trained model yet
-        return _popular(store, entry, blocked, limit, task, placement)
+        return _popular(store, entry, blocked, limit, task, placement, reads=reads)
     index = loaded.index
     trigger_idx = index.get(trigger) if trigger is not None else None
     history_idx = [index[pk] for pk in history if pk in index]
@@ -427,20 +560,22 @@ def _recommend(
         # an item newer than the model, and nothing else to go on: popular items of its kind
         if trigger_kind is None:
             trigger_kind = Item.objects.for_store(store).filter(pk=trigger).values_list("kind", flat=True).first()
-        return _popular(store, entry, blocked, limit, task, placement, kind=trigger_kind)
+        return _popular(store, entry, blocked, limit, task, placement, kind=trigger_kind, reads=reads)
     scoring_task = Task.NEXT_ORDER if trigger_idx is None and task == Task.POST_PURCHASE else task
     request = Request(history=history_idx, trigger=trigger_idx, task=scoring_task)
     served = _Served(loaded, request, catalog, task=task)
-    request.extra = _recent_pairs(store, served)
+    request.extra = _recent_pairs(store, served, reads)
     owned_idx = sorted({index[pk] for pk in blocked if pk in index} - {trigger_idx})
     pool = loaded.model.recommend(request, k=limit * POOL_FACTOR, exclude=owned_idx, allowed=catalog.available)
     rules = Rules(margin_weight=float(crosssell_settings.MARGIN_WEIGHT))
     ranked = rerank(pool, catalog, owned=owned_idx, trigger=trigger_idx, k=limit + SPARE, rules=rules)
-    results = _explained(store, served, ranked, placement, limit)
+    results = _explained(store, served, ranked, placement, limit, reads)
     if len(results) < limit:
         taken = blocked | {r.item.pk for r in results}
         kinds = [r.item.kind for r in results]
-        results += _popular(store, entry, taken, limit - len(results), task, placement, kinds_taken=kinds, rules=rules)
+        results += _popular(
+            store, entry, taken, limit - len(results), task, placement, kinds_taken=kinds, rules=rules, reads=reads
+        )
     return results
 
 
@@ -452,7 +587,7 @@ def _request_items(request: Request) -> list[int]:
     return list(dict.fromkeys(items))
 
 
-def _recent_pairs(store: Store, served: _Served) -> dict[str, np.ndarray] | None:
+def _recent_pairs(store: Store, served: _Served, reads: SharedReads | None = None) -> dict[str, np.ndarray] | None:
     """Pair counts of orders placed since the model was trained, as extra raw scores.
 
     For each request item a and item b: count / (sqrt(n_a) * sqrt(n_b) + 10), n = the model's
@@ -466,7 +601,9 @@ def _recent_pairs(store: Store, served: _Served) -> dict[str, np.ndarray] | None
     if counts is None:
         return None
     rows = (
-        PairCount.objects.for_store(store)
+        reads.pair_rows(sources)
+        if reads is not None
+        else PairCount.objects.for_store(store)
         .filter(item_a_id__in=sources)
         .order_by("item_a_id", "item_b_id", "kind")
         .values_list("item_a_id", "item_b_id", "kind", "count")
@@ -488,7 +625,12 @@ def _recent_pairs(store: Store, served: _Served) -> dict[str, np.ndarray] | None
 
 
 def _explained(
-    store: Store, served: _Served, ranked: Sequence[tuple[int, float]], placement: str, limit: int
+    store: Store,
+    served: _Served,
+    ranked: Sequence[tuple[int, float]],
+    placement: str,
+    limit: int,
+    reads: SharedReads | None = None,
 ) -> list[Recommendation]:
     """The first ``limit`` of ``ranked`` that are available now, explained.
 
@@ -501,7 +643,7 @@ def _explained(
     wanted = [loaded.item_ids[i] for i, _ in ranked] + [
         loaded.item_ids[i] for i in _request_items(served.request)[-50:]
     ]
-    items = Item.objects.for_store(store).defer("raw").in_bulk(wanted)
+    items = reads.items(wanted) if reads is not None else Item.objects.for_store(store).defer("raw").in_bulk(wanted)
     ranked = [(i, s) for i, s in ranked if (it := items.get(loaded.item_ids[i])) is not None and it.available][:limit]
     explained = {i: explain(loaded.model, served.request, i, served.catalog) for i, _ in ranked}
     recent = {}
@@ -518,7 +660,9 @@ def _explained(
                 needed.add(loaded.item_ids[reason.evidence])
     needed -= set(items)
     if needed:  # the evidence: the trigger, items in the customer's history
-        items.update(Item.objects.for_store(store).defer("raw").in_bulk(needed))
+        items.update(
+            reads.items(needed) if reads is not None else Item.objects.for_store(store).defer("raw").in_bulk(needed)
+        )
     results = []
     for i, score in ranked:
         item = items.get(loaded.item_ids[i])
@@ -660,6 +804,7 @@ def _popular(
     kind: str | None = None,
     kinds_taken: Sequence[str] = (),
     rules: Rules | None = None,
+    reads: SharedReads | None = None,
 ) -> list[Recommendation]:
     """The store's available items by number of orders (ties by pk), with "popular" reasons."""
     rules = rules or Rules()
@@ -682,7 +827,10 @@ def _popular(
         if not chosen:
             break
         # availability as of now: an item may have been withdrawn since the ranking was computed
-        items = Item.objects.for_store(store).filter(available=True).in_bulk([p.pk for p in chosen])
+        if reads is not None:
+            items = {pk: item for pk, item in reads.items([p.pk for p in chosen]).items() if item.available}
+        else:
+            items = Item.objects.for_store(store).filter(available=True).in_bulk([p.pk for p in chosen])
         for p in chosen:
             item = items.get(p.pk)
             if item is None:

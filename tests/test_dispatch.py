@@ -22,6 +22,7 @@ import requests
 import responses
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crosssell_plugin.followups.dispatch import backoff_seconds, claim, dispatch_due, finish
@@ -162,6 +163,28 @@ def test_an_expired_lease_is_reclaimed_and_the_old_holder_cannot_record(
     assert finish(first[0], "worker-a:1", status=Status.SENT) is False  # too late for a
     assert finish(second[0], "worker-b:2", status=Status.SENT) is True
     assert _first(order).status == Status.SENT
+
+
+def test_a_batch_reads_per_chunk_and_a_customers_next_message_sees_the_first(
+    store: Store, settings: Any, isolated_models: None
+) -> None:
+    """40 messages, two per customer: the guards' data and the histories are read for a chunk of
+    customers at once (a few queries per chunk, not per message), and a customer's second message
+    goes in a later chunk that counts the first one's send (a cap of 1: it is skipped)."""
+    settings.CROSSSELL = {**settings.CROSSSELL, "QUIET_HOURS": None, "FREQUENCY_CAP": 1, "MODEL_CHECK_SECONDS": 3600}
+    keys = _outbox(store, 20, steps=2)
+    with CaptureQueriesContext(connection) as queries:
+        report = dispatch_due(batch_size=100)
+    assert (report.claimed, report.sent, report.skipped) == (40, 20, 20)
+    assert report.skip_reasons == {"frequency cap": 20}
+    rows = ScheduledMessage.objects.for_store(store)
+    sent = rows.filter(status=Status.SENT)
+    assert sorted(sent.values_list("step__position", flat=True)) == [1] * 20
+    assert rows.count() == len(keys)
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    # the claim (2), the model check and the popularity ranking (2), per chunk: consents, recent
+    # sends, purchases, consumption, the items shown (5 each)
+    assert len(selects) <= 14, "\n".join(selects)
 
 
 # --- real worker processes: racing, and killed mid-batch ---------------------------------------------

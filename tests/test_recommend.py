@@ -584,6 +584,36 @@ def test_a_recommendation_call_takes_four_queries_with_the_model_loaded(
     assert len(recs) == 4
 
 
+def test_the_batch_entry_points_recommend_exactly_what_for_order_and_for_customer_do(
+    trained: ModelVersion, django_capture_on_commit_callbacks, settings: Any
+) -> None:
+    """customer_histories + for_order_from / for_customer_from (the dispatcher's way, many
+    customers at once) give the same results, and rows read once are not read again."""
+    settings.CROSSSELL = {"MODEL_CHECK_SECONDS": 3600}
+    shop = trained.store
+    with django_capture_on_commit_callbacks(execute=True):  # pair counts since training, too
+        for c in range(3):
+            buy(STORE_REF, f"new-{c}", f"pair{c}@example.com", ["amelie", "heat"], 40 + c)
+    orders = list(Order.objects.for_store(shop).select_related("store", "customer", "customer__store").order_by("pk"))
+    histories = recommend.customer_histories(shop, [o.customer_id for o in orders])
+    reads = recommend.SharedReads(shop)
+
+    def facts(recs: list[recommend.Recommendation]) -> list[tuple[Any, ...]]:
+        return [(r.item.pk, r.score, r.reason_texts, r.task, r.placement, r.model_version_pk) for r in recs]
+
+    for order in orders:
+        history = histories[order.customer_id]
+        assert facts(recommend.for_order_from(order, history, reads=reads)) == facts(recommend.for_order(order))
+        assert facts(recommend.for_customer_from(order.customer, history, limit=3, reads=reads)) == facts(
+            recommend.for_customer(order.customer, limit=3)
+        )
+    with CaptureQueriesContext(connection) as again:
+        for order in orders:
+            recommend.for_order_from(order, histories[order.customer_id], reads=reads)
+    read_again = [q["sql"] for q in again.captured_queries if "crosssell_item" in q["sql"].split(" WHERE ")[0]]
+    assert not read_again and not [q for q in again.captured_queries if "crosssell_paircount" in q["sql"]]
+
+
 def test_the_popularity_ranking_is_computed_once_per_loaded_model(trained: ModelVersion) -> None:
     shop = trained.store
     record_catalog_item(shop, catalog_item("brand-new", title="Brand new"))

@@ -1,6 +1,13 @@
 """The outbox dispatcher: claim due follow-ups under a lease, check the guards, re-rank, send once.
 
-One run (:func:`dispatch_due`) claims up to ``batch_size`` due rows and handles them one by one.
+One run (:func:`dispatch_due`) claims up to ``batch_size`` due rows and handles them one by one,
+in chunks of at most :data:`CHUNK` messages to different customers (:func:`chunks`): what the
+guards and the re-ranking need about the chunk's customers (their consents, their recent sends,
+their conversions, what they bought and watched) is read for the whole chunk in a few queries
+right before its messages are handled, instead of a few queries per message. The customer and
+order rows are those read with the claim, as always. A customer's second message of the batch
+goes in a later chunk, which reads afresh: each message is checked against the data read
+before it, including the sends just made, like a check made alone.
 
 **Claiming.** A row is due when it is ``planned`` with ``due_at`` and ``next_attempt_at`` (if any)
 in the past, or ``claimed`` with an expired lease (its worker died). On PostgreSQL the due rows are
@@ -43,7 +50,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -52,11 +59,14 @@ from django.utils import timezone
 from ..channels import get_channel
 from ..channels.base import PermanentSendError, TransientSendError
 from ..conf import crosssell_settings
-from ..models import CustomerConsent, OrderLine, ScheduledMessage
+from ..models import CustomerConsent, ScheduledMessage
 from ..signals import consent_withdrawn
 from .auto import PRIORS, channel_scores, choose_channel
-from .guards import blocking_reason, postponed_until
+from .guards import Facts, blocking_reason, postponed_until, read_facts
 from .timing import customer_zone, out_of_quiet_hours
+
+if TYPE_CHECKING:
+    from ..recommend import CustomerHistory, SharedReads
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +75,31 @@ Status = ScheduledMessage.Status
 #: steps due at most this long after the purchase re-rank around the order (``for_order``);
 #: later ones (the 7-day loyalty nudge) around everything the customer owns (``for_customer``)
 ORDER_CONTEXT = timedelta(days=2)
+
+#: claimed messages handled per read of their guards' data and histories (at most a fraction of
+#: a second of sending: a consent withdrawn meanwhile is missed only within that time)
+CHUNK = 20
+
+
+def chunks(messages: list[ScheduledMessage], size: int = CHUNK) -> list[list[ScheduledMessage]]:
+    """``messages`` in due order, cut into chunks of at most ``size`` with at most one message per
+    customer each (a customer's next message goes in the next chunk that has room for it)."""
+    result: list[list[ScheduledMessage]] = []
+    pending = messages
+    while pending:
+        chunk: list[ScheduledMessage] = []
+        customers: set[tuple[int, int]] = set()
+        later: list[ScheduledMessage] = []
+        for message in pending:
+            key = (message.store_id, message.customer_id)
+            if len(chunk) < size and key not in customers:
+                chunk.append(message)
+                customers.add(key)
+            else:
+                later.append(message)
+        result.append(chunk)
+        pending = later
+    return result
 
 
 @dataclass
@@ -131,7 +166,7 @@ def claim(batch_size: int, token: str, now: datetime) -> list[ScheduledMessage]:
         return []
     return list(
         ScheduledMessage.objects.filter(status=Status.CLAIMED, claimed_by=token)
-        .select_related("store", "customer", "order", "order__store", "order__customer", "step")
+        .select_related("store", "customer", "customer__store", "order", "order__store", "order__customer", "step")
         .order_by("due_at", "pk")
     )
 
@@ -158,16 +193,50 @@ class _Run:
         self.report = DispatchReport(worker_id=worker_id)
         self.scores: dict[int, dict[str, float]] = {}
         self.safety = timedelta(seconds=min(5.0, crosssell_settings.LEASE_SECONDS / 5))
+        #: the guards' data and the histories of the chunk being handled (None: read per message)
+        self.facts: Facts | None = None
+        self.histories: dict[tuple[int, int], CustomerHistory] = {}
+        self.reads: dict[int, SharedReads] = {}
+
+    def prepare(self, chunk: list[ScheduledMessage]) -> None:
+        """Read what the guards and the re-ranking need for ``chunk``: the guards' facts, the
+        customers' histories and, when the store has a model, the recent pair counts of every
+        item in those histories. Should that fail, each message reads its own."""
+        from ..recommend import SharedReads, customer_histories, get_model
+
+        self.facts, self.histories = None, {}
+        self.reads = {m.store_id: SharedReads(m.store_id) for m in chunk}
+        stores = {m.store_id: m.store for m in chunk}
+        try:
+            self.facts = read_facts(chunk, timezone.now())
+            by_store: dict[int, set[int]] = {}
+            for message in chunk:
+                by_store.setdefault(message.store_id, set()).add(message.customer_id)
+            for store_id, customers in by_store.items():
+                histories = customer_histories(store_id, customers)
+                for pk, history in histories.items():
+                    self.histories[(store_id, pk)] = history
+                if get_model(stores[store_id]) is not None:
+                    self.reads[store_id].pair_rows(pk for h in histories.values() for pk in h.items())
+        except Exception:
+            logger.exception("The guards' data of %d follow-ups could not be read at once", len(chunk))
+            self.facts, self.histories = None, {}
+            self.reads = {store_id: SharedReads(store_id) for store_id in stores}
+
+    def consented(self, customer: Any, channel: str) -> bool:
+        if self.facts is not None:
+            return self.facts.has_consent(customer, channel)
+        return bool(customer.has_marketing_consent(channel))
 
     def channel_for(self, message: ScheduledMessage) -> str | None:
         """The channel to send on: the planned one if the customer consented to it; for ``auto``
         the best-scored consented channel; None when there is no consent."""
         customer = message.customer
         if message.channel != "auto":
-            return message.channel if customer.has_marketing_consent(message.channel) else None
+            return message.channel if self.consented(customer, message.channel) else None
         if message.store_id not in self.scores:
             self.scores[message.store_id] = channel_scores(message.store_id)
-        consented = [c for c in PRIORS if customer.has_marketing_consent(c)]
+        consented = [c for c in PRIORS if self.consented(customer, c)]
         return choose_channel(consented, self.scores[message.store_id])
 
     def handle(self, message: ScheduledMessage) -> None:
@@ -183,20 +252,21 @@ class _Run:
         if message.lease_until is None or now >= message.lease_until - self.safety:
             ok = finish(message, self.token, **back_to_planned())
             return ("released", "") if ok else ("lost", "")
-        reason = blocking_reason(message)
+        reason = blocking_reason(message, self.facts)
         channel = None
         if reason is None:
             channel = self.channel_for(message)
             if channel is None:
                 reason = f"no marketing consent on {message.channel}"
         if reason is None:
-            later = postponed_until(message, now)
+            later = postponed_until(message, now, self.facts)
             if isinstance(later, str):
                 reason = later
             elif later is not None:
                 return self._outcome("postponed", finish(message, self.token, **back_to_planned(due_at=later)))
         if reason is None:
-            recommendations = rerank(message, channel or "")
+            history = self.histories.get((message.store_id, message.customer_id))
+            recommendations = rerank(message, channel or "", history, self.reads.get(message.store_id))
             if not recommendations:
                 reason = "nothing left to recommend"
         if reason is not None or channel is None:
@@ -248,21 +318,28 @@ def backoff_seconds(attempts: int, retry_after: float | None = None, rng: random
     return max(wait, retry_after or 0.0)
 
 
-def rerank(message: ScheduledMessage, placement: str) -> list[Any]:
-    """The recommendations of ``message`` computed now, without anything the customer bought since."""
-    from ..recommend import for_customer, for_order
+def rerank(
+    message: ScheduledMessage,
+    placement: str,
+    history: CustomerHistory | None = None,
+    reads: SharedReads | None = None,
+) -> list[Any]:
+    """The recommendations of ``message`` computed now, without anything the customer bought since.
+
+    ``history``: the customer's purchases and consumption read with the chunk's (else read here);
+    ``reads``: the items and pair counts the chunk's earlier messages read.
+    """
+    from ..recommend import customer_histories, for_customer_from, for_order_from
 
     step = message.step
+    if history is None:
+        history = customer_histories(message.store_id, [message.customer_id])[message.customer_id]
     if step.delay <= ORDER_CONTEXT:
-        recs = for_order(message.order, limit=step.limit, placement=placement)
+        recs = for_order_from(message.order, history, limit=step.limit, placement=placement, reads=reads)
     else:
-        recs = for_customer(message.customer, limit=step.limit, placement=placement)
+        recs = for_customer_from(message.customer, history, limit=step.limit, placement=placement, reads=reads)
     if step.skip_if_bought:
-        since = set(
-            OrderLine.objects.for_store(message.store_id)
-            .filter(order__customer_id=message.customer_id, order__placed_at__gte=message.order.placed_at)
-            .values_list("item_id", flat=True)
-        )
+        since = history.bought_since(message.order.placed_at)
         recs = [rec for rec in recs if rec.item.pk not in since]
     return recs[: step.limit]
 
@@ -312,8 +389,10 @@ def dispatch_due(batch_size: int | None = None, worker_id: str | None = None) ->
     run = _Run(worker_id or default_worker_id())
     messages = claim(batch_size or crosssell_settings.DISPATCH_BATCH_SIZE, run.token, timezone.now())
     run.report.claimed = len(messages)
-    for message in messages:
-        run.handle(message)
+    for chunk in chunks(messages):
+        run.prepare(chunk)
+        for message in chunk:
+            run.handle(message)
     run.report.seconds = time.perf_counter() - started
     if messages:
         logger.info("Follow-ups dispatched by %s: %s", run.report.worker_id, run.report)

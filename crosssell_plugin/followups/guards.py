@@ -10,8 +10,10 @@ The frequency cap counts the follow-ups *sent* to the customer in the store duri
 ``FREQUENCY_WINDOW_DAYS``, across every path and channel. Over the cap, a message waits until the
 oldest counted send leaves the window; if that is more than ``FREQUENCY_WINDOW_DAYS`` after the time
 it was planned for, it is skipped ("frequency cap") instead of going out long after its moment.
-Two workers sending to one customer at the same instant can each see the cap not yet reached:
-the cap can be exceeded by at most one message per concurrent worker.
+The dispatcher reads the recent sends (and the consents and conversions) of a chunk of up to
+20 customers at once, just before sending to them (:class:`Facts`). Two workers sending to one
+customer at nearly the same time (within one chunk, a fraction of a second) can each see the cap
+not yet reached: the cap can be exceeded by at most one message per concurrent worker.
 
 Cancellation happens at once, on signals: a refund (``refund_recorded``), a conversion (a new
 Conversion row) and a withdrawn consent (``consent_withdrawn``) turn the matching *planned* rows
@@ -22,14 +24,16 @@ guards above instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from ..conf import crosssell_settings
-from ..models import Conversion, Order, ScheduledMessage
+from ..models import Conversion, CustomerConsent, Order, ScheduledMessage
 from .timing import customer_zone, out_of_quiet_hours
 
 logger = logging.getLogger(__name__)
@@ -37,20 +41,90 @@ logger = logging.getLogger(__name__)
 Status = ScheduledMessage.Status
 
 
-def blocking_reason(message: ScheduledMessage) -> str | None:
+@dataclass
+class Facts:
+    """What the guards read for a chunk of claimed messages, in a few queries (:func:`read_facts`),
+    instead of a few queries per message.
+
+    The dispatcher puts at most one message per customer in a chunk. Should a customer have a
+    second one, it counts the frequency cap afresh (:func:`sent_in_window`): the sends read for
+    a customer serve one decision only, so the cap stays exceeded by at most one message per
+    concurrent worker.
+    """
+
+    #: (customer pk, channel) of every granted marketing consent
+    consents: set[tuple[int, str]] = field(default_factory=set)
+    #: customer pk -> when their counted follow-ups were sent (oldest first), as read for the chunk
+    sent: dict[int, list[datetime]] = field(default_factory=dict)
+    #: customer pk -> the latest placed_at of an order that converted one of their impressions
+    converted: dict[int, datetime] = field(default_factory=dict)
+    #: customers whose ``sent`` was used already (their next message counts afresh)
+    counted: set[int] = field(default_factory=set)
+
+    def has_consent(self, customer: Any, channel: str) -> bool:
+        """As ``Customer.has_marketing_consent``, from the consents read for the chunk."""
+        return customer.unsubscribed_at is None and (customer.pk, channel) in self.consents
+
+    def sent_in_window(self, message: ScheduledMessage, now: datetime) -> list[datetime]:
+        if message.customer_id in self.counted or message.customer_id not in self.sent:
+            return sent_in_window(message, now)
+        self.counted.add(message.customer_id)
+        since = now - timedelta(days=crosssell_settings.FREQUENCY_WINDOW_DAYS)
+        return [when for when in self.sent[message.customer_id] if when > since]
+
+
+def read_facts(messages: Sequence[ScheduledMessage], now: datetime) -> Facts:
+    """The consents, recent sends and conversions of the customers of ``messages`` (one query
+    each per store; the conversions only when a step cancels on conversion)."""
+    facts = Facts()
+    by_store: dict[int, set[int]] = {}
+    for message in messages:
+        by_store.setdefault(message.store_id, set()).add(message.customer_id)
+    ids = sorted({m.customer_id for m in messages})
+    facts.consents = set(
+        CustomerConsent.objects.filter(customer_id__in=ids, granted=True).values_list("customer_id", "channel")
+    )
+    since = now - timedelta(days=crosssell_settings.FREQUENCY_WINDOW_DAYS)
+    conversions = {m.store_id for m in messages if m.step.cancel_on_conversion}
+    for store_id, customers in by_store.items():
+        facts.sent.update((pk, []) for pk in customers)
+        sent = (
+            ScheduledMessage.objects.for_store(store_id)
+            .filter(customer_id__in=customers, status=Status.SENT, sent_at__gt=since)
+            .order_by("sent_at")
+            .values_list("customer_id", "sent_at")
+        )
+        for customer_id, when in sent:
+            facts.sent[customer_id].append(when)
+        if store_id in conversions:
+            latest = (
+                Conversion.objects.for_store(store_id)
+                .filter(impression__customer_id__in=customers)
+                .values("impression__customer_id")
+                .annotate(latest=Max("order__placed_at"))
+                .values_list("impression__customer_id", "latest")
+            )
+            facts.converted.update(latest)
+    return facts
+
+
+def blocking_reason(message: ScheduledMessage, facts: Facts | None = None) -> str | None:
     """Why ``message`` must not be sent at all (a reason to record), or None."""
     customer, step, order = message.customer, message.step, message.order
     if customer.unsubscribed_at is not None:
         return "customer unsubscribed"
     if step.skip_if_refunded and order.status != Order.Status.PLACED:
         return "order refunded"
-    if step.cancel_on_conversion and converted_since(message):
+    if step.cancel_on_conversion and converted_since(message, facts):
         return "customer bought a recommended item"
     return None
 
 
-def converted_since(message: ScheduledMessage) -> bool:
+def converted_since(message: ScheduledMessage, facts: Facts | None = None) -> bool:
     """Did the customer buy something recommended to them after the triggering order?"""
+    if facts is not None:
+        latest = facts.converted.get(message.customer_id)
+        return latest is not None and latest > message.order.placed_at
     return (
         Conversion.objects.for_store(message.store_id)
         .filter(impression__customer_id=message.customer_id, order__placed_at__gt=message.order.placed_at)
@@ -69,7 +143,7 @@ def sent_in_window(message: ScheduledMessage, now: datetime) -> list[datetime]:
     )
 
 
-def postponed_until(message: ScheduledMessage, now: datetime) -> datetime | str | None:
+def postponed_until(message: ScheduledMessage, now: datetime, facts: Facts | None = None) -> datetime | str | None:
     """None when ``message`` may go out now; else when to try again (quiet hours, frequency cap),
     or a skip reason when the cap would delay it too far (module docstring)."""
     zone = customer_zone(message.customer, message.store)
@@ -77,7 +151,7 @@ def postponed_until(message: ScheduledMessage, now: datetime) -> datetime | str 
     if morning > now:
         return morning
     cap = crosssell_settings.FREQUENCY_CAP
-    sent = sent_in_window(message, now)
+    sent = facts.sent_in_window(message, now) if facts is not None else sent_in_window(message, now)
     if len(sent) < cap:
         return None
     window = timedelta(days=crosssell_settings.FREQUENCY_WINDOW_DAYS)

@@ -102,12 +102,13 @@ def union(candidates: Iterable[tuple[datetime, Step]]) -> list[tuple[datetime, S
 
 
 def snapshot(order: Order, limit: int) -> list[dict[str, Any]]:
-    """The order's recommendations as planned (computed ahead when the purchase was recorded)."""
-    from ..recommend import for_order_ahead
+    """The order's recommendations as planned: those computed ahead when the purchase was recorded
+    (no query), else computed now."""
+    from ..recommend import summary_ahead
 
     return [
-        {"item": rec.item.pk, "score": round(float(rec.score), 6), "reasons": list(rec.reason_texts)}
-        for rec in for_order_ahead(order, limit=limit, placement="followup")
+        {"item": pk, "score": round(float(score), 6), "reasons": texts}
+        for pk, score, texts in summary_ahead(order, limit)
     ]
 
 
@@ -115,7 +116,9 @@ def plan_order(order: Order) -> list[ScheduledMessage]:
     """Plan the follow-ups of ``order`` (idempotent); returns the rows planned by this call's plan
     (already planned ones included, as they would be; only new ones are written)."""
     steps_by_path: dict[int, list[Step]] = {}
-    for step in Step.objects.filter(path__store_id=order.store_id, path__enabled=True).select_related("path"):
+    # one query; ordered by path pk, not by the models' default (which joins the store for its name)
+    enabled = Step.objects.filter(path__store_id=order.store_id, path__enabled=True).select_related("path")
+    for step in enabled.order_by("path_id", "position"):
         steps_by_path.setdefault(step.path_id, []).append(step)
     if not steps_by_path:
         return []
