@@ -396,10 +396,10 @@ class PathAdmin(admin.ModelAdmin):
     def step_count(self, obj: Path) -> int:
         return obj.step_count  # type: ignore[attr-defined]
 
-    @admin.action(description="Pause the selected paths (no new follow-ups are planned)")
+    @admin.action(description="Pause the selected paths (nothing planned or sent until resumed)")
     def pause(self, request: HttpRequest, queryset: QuerySet[Path]) -> None:
         count = queryset.update(enabled=False, updated_at=timezone.now())
-        self.message_user(request, f"Paused {count} path(s). Follow-ups already planned still go out.")
+        self.message_user(request, f"Paused {count} path(s). Their pending follow-ups wait until the path is resumed.")
 
     @admin.action(description="Resume the selected paths")
     def resume(self, request: HttpRequest, queryset: QuerySet[Path]) -> None:

@@ -385,6 +385,17 @@ def test_nothing_left_to_recommend_skips_with_a_reason(shop: Store, record: Call
 # --- admin ----------------------------------------------------------------------------------------
 
 
+def test_a_paused_path_holds_its_pending_messages_until_resumed(shop: Store, record: Callable[..., Order]) -> None:
+    order = record(event("p-1"))
+    Path.objects.for_store(shop).filter(name=DEFAULT_PATH_NAME).update(enabled=False)
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        assert dispatch_due().claimed == 0
+    assert [m.status for m in rows(order)] == [Status.PLANNED] * 3
+    Path.objects.for_store(shop).filter(name=DEFAULT_PATH_NAME).update(enabled=True)
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        assert (dispatch_due().sent, [m.status for m in rows(order)]) == (1, [Status.SENT, *[Status.PLANNED] * 2])
+
+
 def test_admin_pause_resume_and_the_customer_timeline(
     admin_client: Any, shop: Store, record: Callable[..., Order]
 ) -> None:

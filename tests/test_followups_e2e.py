@@ -183,10 +183,6 @@ def test_a_real_worker_sends_the_due_followups_it_is_asked_for_through_redis(
     assert len(dispatch_worker.read_text().split()) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch.mark_sent records every re-ranked recommendation as sent_items, not the ones the SMS showed",
-)
 def test_sent_items_are_the_items_the_sms_showed(
     shop: Store, record: Callable[..., Order], settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

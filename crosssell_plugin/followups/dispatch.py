@@ -59,7 +59,7 @@ from django.utils import timezone
 from ..channels import get_channel
 from ..channels.base import PermanentSendError, TransientSendError
 from ..conf import crosssell_settings
-from ..models import CustomerConsent, ScheduledMessage
+from ..models import CustomerConsent, Path, ScheduledMessage
 from ..signals import consent_withdrawn
 from .auto import PRIORS, channel_scores, choose_channel
 from .guards import Facts, blocking_reason, postponed_until, read_facts
@@ -139,9 +139,11 @@ def default_worker_id() -> str:
 
 
 def due(now: datetime) -> Q:
-    """Rows a worker may claim at ``now``."""
+    """Rows a worker may claim at ``now``: due, or claimed under an expired lease, of a path that
+    is not paused (a paused path's messages wait; a subquery, so that no path row is locked)."""
     ready = Q(status=Status.PLANNED, due_at__lte=now) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    return ready | Q(status=Status.CLAIMED, lease_until__lt=now)
+    running = Q(path_id__in=Path.objects.filter(enabled=True).values("pk"))
+    return (ready | Q(status=Status.CLAIMED, lease_until__lt=now)) & running
 
 
 def claim(batch_size: int, token: str, now: datetime) -> list[ScheduledMessage]:
@@ -350,6 +352,8 @@ def mark_sent(
     """Record the send and its impressions together (both or neither), if the claim still holds."""
     from ..tracking import save_impressions
 
+    # what the message showed (an SMS shows fewer than it was given)
+    shown = [i.item_id for i in outgoing.meta.get("impressions", [])] or [rec.item.pk for rec in recommendations]
     with transaction.atomic():
         held = finish(
             message,
@@ -357,7 +361,7 @@ def mark_sent(
             status=Status.SENT,
             sent_at=timezone.now(),
             sent_channel=channel,
-            sent_items=[rec.item.pk for rec in recommendations],
+            sent_items=shown,
             provider_message_id=(result.provider_message_id or "")[:200],
             attempts=message.attempts + 1,
             lease_until=None,
