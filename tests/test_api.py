@@ -518,3 +518,12 @@ def test_inbox_answers_json_for_any_message_id_or_email_and_checks_unread(traine
     assert client.get(inbox, {"unread": "maybe"}).status_code == 400
     assert client.get(inbox, {"unread": "false"}).json()["results"][0]["id"] == message.pk
     assert client.get(inbox, {"unread": "true"}).json() == {"results": [], "unread": 0}
+
+
+@pytest.mark.parametrize(
+    "url", ["customers/%0A/messages/", "recommendations/order/%0A/", "no-such-endpoint/", "catalog/items/%0A/"]
+)
+def test_any_other_api_url_is_a_json_404(store: Store, url: str) -> None:
+    response = api(key_for(store)).get(API + url)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}

@@ -1,6 +1,7 @@
 """Version 1 of the API, included by ``crosssell_plugin.urls`` under ``api/v1/``."""
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import inbox, views
@@ -20,4 +21,10 @@ urlpatterns = [
     ),
     # schema=None: the schema document is not itself an operation of the API it describes
     path("schema/", SpectacularAPIView.as_view(schema=None), name="schema"),
+    # anything else under the API (an id with a line break, say) is the API's JSON 404, not the site's page
+    re_path(r"^[\s\S]*\Z", lambda request, *args, **kwargs: not_found(request), name="not-found"),
 ]
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
