@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,10 +27,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from crosssell_plugin.followups.dispatch import backoff_seconds, claim, dispatch_due, finish
+from crosssell_plugin.followups.dispatch import backoff_seconds, claim, dispatch_due, finish, mark_sent
 from crosssell_plugin.models import (
     Customer,
     CustomerConsent,
+    Impression,
     Item,
     Order,
     OrderLine,
@@ -163,6 +166,59 @@ def test_an_expired_lease_is_reclaimed_and_the_old_holder_cannot_record(
     assert finish(first[0], "worker-a:1", status=Status.SENT) is False  # too late for a
     assert finish(second[0], "worker-b:2", status=Status.SENT) is True
     assert _first(order).status == Status.SENT
+
+
+def _sent_outgoing(message: ScheduledMessage, items: list[Item], keys: list[Any] | None = None) -> Any:
+    impressions = [
+        Impression(
+            store_id=message.store_id,
+            order_id=message.order_id,
+            customer_id=message.customer_id,
+            item=item,
+            placement="sms",
+            rank=rank,
+            score=0.5,
+            reason="new",
+            **({"key": keys[rank - 1]} if keys else {}),
+        )
+        for rank, item in enumerate(items, start=1)
+    ]
+    return SimpleNamespace(meta={"impressions": impressions}), SimpleNamespace(provider_message_id="SM1")
+
+
+@pytest.mark.parametrize("autocommit", [False, True], ids=["in-a-transaction", "autocommit"])
+def test_recording_a_send_writes_the_row_and_its_impressions_both_or_neither(
+    sms_shop: Store, record: Callable[..., Order], request: Any, autocommit: bool
+) -> None:
+    if autocommit:
+        request.getfixturevalue("transactional_db")
+    order = record(event("m-1"))
+    now = T0 + timedelta(hours=1, seconds=1)
+    items = list(Item.objects.for_store(sms_shop).filter(external_id__startswith="pop-")[:2])
+    (message,) = claim(10, "worker-a:1", now)
+    assert claim(10, "worker-b:1", now + timedelta(seconds=400))  # the lease expired: b holds it now
+    outgoing, result = _sent_outgoing(message, items)
+    assert mark_sent(message, "worker-a:1", "sms", outgoing, result, []) is False
+    assert _first(order).status == Status.CLAIMED and not Impression.objects.for_store(sms_shop).exists()
+
+    existing = Impression.objects.create(
+        store=sms_shop, item=items[0], placement="sms", rank=1, score=0.1, reason="old", customer=message.customer
+    )
+    outgoing, result = _sent_outgoing(message, items, keys=[existing.key, uuid.uuid4()])
+    assert mark_sent(message, "worker-b:1", "sms", outgoing, result, []) is True
+    row = _first(order)
+    assert (row.status, row.sent_channel, row.sent_items, row.provider_message_id) == (
+        Status.SENT,
+        "sms",
+        [i.pk for i in items],
+        "SM1",
+    )
+    assert (row.attempts, row.lease_until, row.last_error) == (1, None, "")
+    shown = Impression.objects.for_store(sms_shop).order_by("rank")
+    assert [(i.item_id, i.rank, i.score, i.reason, i.order_id) for i in shown] == [
+        (items[0].pk, 1, 0.5, "new", None),  # the key already written: updated, not duplicated
+        (items[1].pk, 2, 0.5, "new", order.pk),
+    ]
 
 
 def test_a_batch_reads_per_chunk_and_a_customers_next_message_sees_the_first(

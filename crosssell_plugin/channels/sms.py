@@ -310,11 +310,14 @@ def fit_sms(name: str, context: dict[str, Any], entries: list[content.Entry]) ->
         return content.tidy_text(content.render(name, {**context, "recommendations": shown})).strip()
 
     body = render(entries)
-    for count in range(len(entries), 0, -1):
+    if len(body) <= MAX_SMS_LENGTH:
+        return body, len(entries)
+    for count in range(len(entries) - 1, 0, -1):
         body = render(entries[:count])
         if len(body) <= MAX_SMS_LENGTH:
             return body, count
     if entries:
+        # here ``body`` is the text showing the first entry alone
         title = entries[0].title
         keep = len(title) - (len(body) - MAX_SMS_LENGTH) - 3
         if keep >= MIN_TITLE_LENGTH:

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -352,26 +352,84 @@ def mark_sent(
     """Record the send and its impressions together (both or neither), if the claim still holds."""
     from ..tracking import save_impressions
 
+    impressions = list(outgoing.meta.get("impressions", []))
     # what the message showed (an SMS shows fewer than it was given)
-    shown = [i.item_id for i in outgoing.meta.get("impressions", [])] or [rec.item.pk for rec in recommendations]
-    with transaction.atomic():
-        held = finish(
-            message,
-            token,
-            status=Status.SENT,
-            sent_at=timezone.now(),
-            sent_channel=channel,
-            sent_items=shown,
-            provider_message_id=(result.provider_message_id or "")[:200],
-            attempts=message.attempts + 1,
-            lease_until=None,
-            last_error="",
-        )
-        if held:
-            save_impressions(list(outgoing.meta.get("impressions", [])))
+    shown = [i.item_id for i in impressions] or [rec.item.pk for rec in recommendations]
+    fields = {
+        "status": Status.SENT,
+        "sent_at": timezone.now(),
+        "sent_channel": channel,
+        "sent_items": shown,
+        "provider_message_id": (result.provider_message_id or "")[:200],
+        "attempts": message.attempts + 1,
+        "lease_until": None,
+        "last_error": "",
+    }
+    held = None
+    if connection.vendor == "postgresql":
+        try:
+            held = _mark_sent_in_one_statement(message, token, fields, impressions)
+        except IntegrityError:  # an impression's order, customer or model version was deleted meanwhile
+            held = None
+    if held is None:
+        with transaction.atomic():
+            held = finish(message, token, **fields)
+            if held:
+                save_impressions(impressions)
     if not held:
         logger.warning("Follow-up %s was sent but its claim had expired; another worker holds it", message.pk)
     return held
+
+
+def _mark_sent_in_one_statement(
+    message: ScheduledMessage, token: str, fields: dict[str, Any], impressions: list[Any]
+) -> bool:
+    """PostgreSQL: :func:`mark_sent` in one statement, so one round trip. The conditional UPDATE
+    and the INSERT of the impressions are two parts of one statement, atomic like a transaction
+    (both or neither); the impressions are inserted only if the UPDATE matched (the claim held),
+    and a key already written is updated like in :func:`~crosssell_plugin.tracking.save_impressions`.
+    Raises ``IntegrityError`` (nothing written) when an impression cannot be inserted."""
+    from ..models import Impression
+
+    # only quoted table and column names of the models are put in the text; every value is a parameter
+    quote = connection.ops.quote_name
+    fields = {**fields, "updated_at": timezone.now()}
+    meta = ScheduledMessage._meta
+    assignments, params = [], []
+    for name, value in fields.items():
+        model_field = meta.get_field(name)
+        assignments.append(f"{quote(model_field.column)} = %s")
+        params.append(model_field.get_db_prep_save(value, connection))
+    pk_column = quote(meta.pk.column)
+    sql = (
+        f"WITH claimed AS (UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE {pk_column} = %s AND {quote(meta.get_field('status').column)} = %s "
+        f"AND {quote(meta.get_field('claimed_by').column)} = %s RETURNING {pk_column})"
+    )
+    params += [message.pk, Status.CLAIMED.value, token]
+    if impressions:
+        columns = [f for f in Impression._meta.concrete_fields if not f.primary_key]
+        names = ", ".join(quote(f.column) for f in columns)
+        row = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in columns) + ")"
+        for impression in impressions:
+            impression._prepare_related_fields_for_save(operation_name="mark_sent")
+            params += [f.get_db_prep_save(f.pre_save(impression, True), connection) for f in columns]
+        updated = [quote(Impression._meta.get_field(name).column) for name in ("reason", "score")]
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in updated)
+        sql += (
+            f", shown AS (INSERT INTO {quote(Impression._meta.db_table)} ({names}) "  # noqa: S608
+            f"SELECT * FROM (VALUES {', '.join([row] * len(impressions))}) AS v "
+            f"WHERE EXISTS (SELECT 1 FROM claimed) "
+            f"ON CONFLICT ({quote(Impression._meta.get_field('key').column)}) DO UPDATE SET {updates})"
+        )
+    sql += " SELECT count(*) FROM claimed"
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:  # a savepoint, so that an error leaves the caller's transaction usable
+            with transaction.atomic():
+                cursor.execute(sql, params)
+                return bool(cursor.fetchone()[0])
+        cursor.execute(sql, params)
+        return bool(cursor.fetchone()[0])
 
 
 def withdraw_consent(message: ScheduledMessage, channel: str) -> None:
