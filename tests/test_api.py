@@ -524,6 +524,8 @@ def test_inbox_answers_json_for_any_message_id_or_email_and_checks_unread(traine
     "url", ["customers/%0A/messages/", "recommendations/order/%0A/", "no-such-endpoint/", "catalog/items/%0A/"]
 )
 def test_any_other_api_url_is_a_json_404(store: Store, url: str) -> None:
-    response = api(key_for(store)).get(API + url)
-    assert response.status_code == 404 and response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not found."}
+    client = api(key_for(store))
+    client.handler.enforce_csrf_checks = True  # as a browser-less client meets it
+    for response in (client.get(API + url), client.post(API + url + "read/", {})):
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert response.json() == {"detail": "Not found."}
