@@ -332,7 +332,9 @@ def test_two_workers_racing_over_1000_messages_send_each_exactly_once(race_store
     keys = _outbox(race_store, 250)
     sms_file = tmp_path / "sms.log"
     connection.close()
-    workers = [_dispatcher(sms_file, "--batch", "25", "--worker-id", f"racer-{n}") for n in range(2)]
+    # 10 ms per send: alone, one worker would need 10 s, far longer than the other takes to start,
+    # so the two really race whatever the machine's load
+    workers = [_dispatcher(sms_file, "--batch", "25", "--worker-id", f"racer-{n}", delay=0.01) for n in range(2)]
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     sent = Counter(_lines(sms_file))
