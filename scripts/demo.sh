@@ -27,5 +27,6 @@ log "Starting the follow-up dispatcher (sends due follow-ups every 10 s; emails 
 "$PY" manage.py crosssell_dispatch --loop --interval 10 -v 0 &
 DISPATCHER=$!
 trap 'kill "$DISPATCHER" 2>/dev/null || true' EXIT INT TERM
-log "Demo store: http://127.0.0.1:8000/   admin: http://127.0.0.1:8000/admin/ (admin / admin)"
-"$PY" manage.py runserver "${CROSSSELL_DEMO_ADDR:-127.0.0.1:8000}"
+ADDR="${CROSSSELL_DEMO_ADDR:-127.0.0.1:8000}"
+log "Demo store: http://$ADDR/   admin: http://$ADDR/admin/ (admin / admin)"
+"$PY" manage.py runserver "$ADDR"
