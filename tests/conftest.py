@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crosssell_plugin.events import CatalogItem, CustomerData, PurchaseEvent, PurchaseLine, StoreRef
 from crosssell_plugin.models import Store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 STORE_REF = StoreRef("custom", "test-store")
 
@@ -85,6 +92,49 @@ def celery_configured(**conf: Any) -> Iterator[Any]:
             local.pop("backend", None)
         else:
             local["backend"] = backend
+
+
+@contextmanager
+def celery_worker(node: str, queue: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A real Celery worker process (``celery -A shop worker``, solo pool) serving ``queue`` as
+    ``node``, with ``env`` (database name, broker...); waits until it answers a ping, stops it after."""
+    from shop.celery import app
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "shop",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-n",
+            node,
+            "-Q",
+            queue,
+        ],
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}", **env},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[node], timeout=1):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the Celery worker did not start:\n" + proc.communicate()[0])
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from crosssell_plugin.models import Order, Store
 from crosssell_plugin.tasks import record_purchase_task
 from shop.celery import app
 
-from .conftest import STORE_REF, celery_configured, purchase_event
+from .conftest import STORE_REF, celery_configured, celery_worker, purchase_event
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("CROSSSELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -70,47 +69,12 @@ def real_broker() -> Iterator[str]:
 @pytest.fixture
 def worker(transactional_db, real_broker: str) -> Iterator[subprocess.Popen[str]]:
     env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}",
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CROSSSELL_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
         "CROSSSELL_WORKER_BROKER_URL": real_broker,
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "shop",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-n",
-            NODE,
-            "-Q",
-            QUEUE,
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[NODE], timeout=1):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("the Celery worker did not start:\n" + proc.communicate()[0])
+    with celery_worker(NODE, QUEUE, env) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 @pytest.mark.slow

@@ -11,9 +11,6 @@ import hmac
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -51,9 +48,8 @@ from crosssell_plugin.models import (
     Store,
 )
 from crosssell_plugin.tasks import dispatch_followups_task
-from shop.celery import app
 
-from .conftest import STORE_REF, catalog_item, celery_configured, purchase_event
+from .conftest import STORE_REF, catalog_item, celery_configured, celery_worker, purchase_event
 from .followups_support import T0, customer, enable_default_path, event, seed_popular
 
 Status = ScheduledMessage.Status
@@ -100,40 +96,19 @@ def dispatch_worker(transactional_db: Any, tmp_path: Path) -> Iterator[Path]:
     sms_file = tmp_path / "sms.log"
     overrides = {"SMS": {"BACKEND": "tests.followups_support.FileSmsBackend"}, "QUIET_HOURS": None}
     env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}",
         "DJANGO_SETTINGS_MODULE": "tests.followups_worker_settings",
         "CROSSSELL_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
         "CROSSSELL_WORKER_BROKER_URL": REDIS_URL,
         "CROSSSELL_TEST_OVERRIDES": json.dumps(overrides),
         "CROSSSELL_TEST_SMS_FILE": str(sms_file),
     }
-    command = [sys.executable, "-m", "celery", "-A", "shop", "worker", "--pool=solo", "--loglevel=INFO"]
-    with celery_configured(
-        broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False, task_default_queue=QUEUE
+    with (
+        celery_configured(
+            broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False, task_default_queue=QUEUE
+        ),
+        celery_worker(NODE, QUEUE, env),
     ):
-        proc = subprocess.Popen(
-            [*command, "-n", NODE, "-Q", QUEUE],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not app.control.ping(destination=[NODE], timeout=1):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    raise RuntimeError("the Celery worker did not start:\n" + proc.communicate()[0])
-            yield sms_file
-        finally:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+        yield sms_file
 
 
 @pytest.mark.slow
