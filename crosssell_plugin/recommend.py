@@ -254,9 +254,13 @@ def _catalog(store: Store, loaded: LoadedModel) -> CatalogArrays:
 
 def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
     """What to show after ``order``: triggered by its first line, informed by the customer's past."""
-    consumed, finished = _consumption(order.store, order.customer_id)
-    history = CustomerHistory(_bought(order.store, order.customer_id), consumed, frozenset(finished))
-    return for_order_from(order, history, limit=limit, placement=placement)
+    return for_order_from(order, _history(order.store, order.customer_id), limit=limit, placement=placement)
+
+
+def _history(store: Store, customer_id: int) -> CustomerHistory:
+    """One customer's purchases and progress (:func:`customer_histories` reads many at once)."""
+    consumed, finished = _consumption(store, customer_id)
+    return CustomerHistory(_bought(store, customer_id), consumed, frozenset(finished))
 
 
 def for_order_from(
@@ -313,10 +317,17 @@ def compute_ahead(order: Order) -> list[Recommendation]:
             )
             for r in recs
         ]
-        cache.set(
-            _ahead_key(order), {"recs": kept, "task": recs[0].task if recs else "", "all": len(recs) < AHEAD}, seconds
-        )
+        cache.set(_ahead_key(order), {"recs": kept, "task": recs[0].task, "all": len(recs) < AHEAD}, seconds)
     return recs
+
+
+def _kept_ahead(order: Order, limit: int) -> dict[str, Any] | None:
+    """What :func:`compute_ahead` kept for ``order`` under the current model version, if it can
+    answer for ``limit`` recommendations; None otherwise."""
+    kept = cache.get(_ahead_key(order)) if crosssell_settings.BLOCK_CACHE_SECONDS else None
+    if kept is None or (limit > len(kept["recs"]) and not kept["all"]):
+        return None
+    return kept
 
 
 def for_order_ahead(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
@@ -325,8 +336,8 @@ def for_order_ahead(order: Order, limit: int = 4, placement: str = "thank_you") 
 
     The items are read afresh (one query): one withdrawn since is left out.
     """
-    kept = cache.get(_ahead_key(order)) if crosssell_settings.BLOCK_CACHE_SECONDS else None
-    if kept is None or (limit > len(kept["recs"]) and not kept["all"]):
+    kept = _kept_ahead(order, limit)
+    if kept is None:
         return for_order(order, limit=limit, placement=placement)
     items = Item.objects.for_store(order.store).filter(available=True).in_bulk([pk for pk, *_ in kept["recs"]])
     results = [
@@ -353,17 +364,15 @@ def summary_ahead(order: Order, limit: int = 4) -> list[tuple[int, float, list[s
     of what was recommended (a follow-up's snapshot): from what was computed ahead when the
     purchase was recorded, without reading the items again (they were available then), else
     from :func:`for_order` now."""
-    kept = cache.get(_ahead_key(order)) if crosssell_settings.BLOCK_CACHE_SECONDS else None
-    if kept is None or (limit > len(kept["recs"]) and not kept["all"]):
+    kept = _kept_ahead(order, limit)
+    if kept is None:
         return [(r.item.pk, r.score, list(r.reason_texts)) for r in for_order(order, limit=limit)]
     return [(pk, score, list(texts)) for pk, score, _reasons, texts, *_ in kept["recs"][:limit]]
 
 
 def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
     """What the customer may buy next, from everything they bought and watched."""
-    consumed, finished = _consumption(customer.store, customer.pk)
-    history = CustomerHistory(_bought(customer.store, customer.pk), consumed, frozenset(finished))
-    return for_customer_from(customer, history, limit=limit, placement=placement)
+    return for_customer_from(customer, _history(customer.store, customer.pk), limit=limit, placement=placement)
 
 
 def for_customer_from(
