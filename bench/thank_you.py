@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -165,44 +164,24 @@ def _drain(queue: str, broker: str, store, expected: int) -> tuple[int, float]: 
     from django.db import connection
 
     from crosssell_plugin.models import Impression
+    from tests.conftest import celery_worker
 
     env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}",
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CROSSSELL_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
         "CROSSSELL_WORKER_BROKER_URL": broker,
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "shop",
-        "worker",
-        "--pool=solo",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@bench",
-    ]
     started = time.perf_counter()
-    worker = subprocess.Popen(  # noqa: S603 - this interpreter and fixed arguments
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
+    with celery_worker(f"{queue}@bench", queue, env, quiet=True):
         written = 0
         while time.perf_counter() - started < 120:
             written = Impression.objects.for_store(store).count()
             if written >= expected:
                 break
             time.sleep(0.2)
-        if written < expected:
-            raise RuntimeError(f"the worker wrote {written} of {expected} impressions in 120 s")
-        return written, time.perf_counter() - started
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    if written < expected:
+        raise RuntimeError(f"the worker wrote {written} of {expected} impressions in 120 s")
+    return written, time.perf_counter() - started
 
 
 if __name__ == "__main__":

@@ -95,9 +95,12 @@ def celery_configured(**conf: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def celery_worker(node: str, queue: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+def celery_worker(
+    node: str, queue: str, env: dict[str, str], *, quiet: bool = False
+) -> Iterator[subprocess.Popen[str]]:
     """A real Celery worker process (``celery -A shop worker``, solo pool) serving ``queue`` as
-    ``node``, with ``env`` (database name, broker...); waits until it answers a ping, stops it after."""
+    ``node``, with ``env`` (database name, broker...); waits until it answers a ping, stops it after.
+    ``quiet`` discards its output (for long runs whose log would fill the pipe)."""
     from shop.celery import app
 
     proc = subprocess.Popen(
@@ -117,7 +120,7 @@ def celery_worker(node: str, queue: str, env: dict[str, str]) -> Iterator[subpro
         ],
         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}", **env},
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL if quiet else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -126,7 +129,8 @@ def celery_worker(node: str, queue: str, env: dict[str, str]) -> Iterator[subpro
         while not app.control.ping(destination=[node], timeout=1):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("the Celery worker did not start:\n" + proc.communicate()[0])
+                output = proc.communicate()[0] or "(output discarded)"
+                raise RuntimeError("the Celery worker did not start:\n" + output)
         yield proc
     finally:
         proc.terminate()
