@@ -1,6 +1,7 @@
 """Server time of Oscar's thank-you page with and without the recommendation block.
 
-    python -m bench.thank_you [--items 20000] [--orders 60000] [--requests 200] [--database-url URL]
+    python -m bench.thank_you [--items 20000] [--orders 60000] [--requests 200] [--via wsgi|test-client]
+                              [--database-url URL]
 
 Builds a throw-away test database holding the Oscar store of ``bench.surfaces`` (``--items``
 films, ``--orders`` orders, trained as ``crosssell_train`` does), one Oscar product that is
@@ -12,18 +13,25 @@ the thank-you page alternately in rounds of 20:
   template directory, which holds the override, switched off);
 * **first view**: the override, as a buyer first sees it: the recommendations were computed
   ahead by the ``crosssell.compute_ahead`` task when the purchase was recorded (re-done before
-  each request, outside the timing), the block is rendered and its four impressions logged;
+  each request, outside the timing), the block is read and its four impressions handed on;
 * **reload**: the same page again, the rendered block served from the cache;
 * **computed in the request**: ``BLOCK_CACHE_SECONDS = 0``, nothing computed ahead or cached,
   every request computes the recommendations (as when no worker has run yet).
 
 The first two requests after each switch are not counted (template loading). Server time is
-the time Django's test client takes for the whole request/response cycle in this process.
+the time of Django's whole request/response cycle in this process: with ``--via wsgi`` (the
+default) Django's ``WSGIHandler`` is called with the request's WSGI environ, as a WSGI server
+calls it, and the response is read and closed; database connections are kept between requests
+(as with ``CONN_MAX_AGE``) and templates are not instrumented. ``--via test-client`` uses
+Django's test client instead, which also copies the context of every template rendered (one
+more template, the override, costs one more copy).
 
 Celery is configured as in production: a Redis broker (``--broker``), not eager, so a page
-that shows the block publishes one ``crosssell.log_impressions`` message. After the timing a
-real worker process is started on the same database and queue, and the benchmark waits until
-every impression of the run has been written by it (and reports how long that took).
+that shows the block hands its impressions to the process's impression buffer, whose thread
+publishes ``crosssell.log_impressions`` messages (``IMPRESSION_FLUSH_SECONDS``, default 1).
+After the timing the buffer is flushed, a real worker process is started on the same database
+and queue, and the benchmark waits until every impression of the run has been written by it
+(and reports how long that took).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import argparse
 import os
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -48,6 +57,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests measured per mode")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/15")
+    parser.add_argument(
+        "--via",
+        choices=("wsgi", "test-client"),
+        default="wsgi",
+        help="serve through Django's WSGI handler or test client",
+    )
     args = parser.parse_args()
     with throwaway_database(args.database_url) as vendor:
         run(args, vendor)
@@ -81,7 +96,9 @@ def run(args: argparse.Namespace, vendor: str) -> None:
     from crosssell_plugin.models import Customer, Impression, Item, Order
     from crosssell_plugin.recommend import compute_ahead, get_model
     from crosssell_plugin.templatetags.crosssell import _cache_key as block_key
+    from crosssell_plugin.templatetags.crosssell import _order_subject as order_subject
     from crosssell_plugin.templatetags.crosssell import render_ahead
+    from crosssell_plugin.tracking import flush_impressions
     from crosssell_plugin.training import train_store
     from integrations.base import get_adapter
     from tests.conftest import celery_configured
@@ -118,17 +135,26 @@ def run(args: argparse.Namespace, vendor: str) -> None:
     rounds = max(1, args.requests // 20)
     before = Impression.objects.for_store(store).count()
     queue = f"crosssell-bench-{os.getpid()}"
+    key = block_key(store, order_subject(order.external_id), "thank_you", 4, None)
+
+    def ahead() -> None:  # as if never shown: only the block's own cache entry goes
+        cache.delete(key)
+        render_ahead(order, compute_ahead(order))  # what the crosssell.compute_ahead task does
+
+    serve = _wsgi_server(client, url) if args.via == "wsgi" else _test_client_server(client, url)
     with celery_configured(broker_url=args.broker, task_always_eager=False, task_default_queue=queue):
-        ahead = (block_key, compute_ahead, render_ahead)
-        _measure(rounds, modes, client, url, cache, ahead, store, order, timings, sizes)
+        with serve as get:
+            _measure(rounds, modes, get, ahead, timings, sizes)
+        flushed = flush_impressions()
         expected = before + 4 * 22 * rounds * 2  # first views and computed-in-request views log 4 each
         written, seconds = _drain(queue, args.broker, store, expected)
     impressions = written - before
     base = np.median(timings["without the block"])
     print(
-        f"database: {vendor}; {args.items:,} items, {args.orders:,} orders; {rounds * 20} requests per mode, "
-        f"interleaved in rounds of 20; {impressions:,} impressions published and written by a real "
-        f"worker within {seconds:.1f}s after the run"
+        f"database: {vendor}; served through {'the WSGI handler' if args.via == 'wsgi' else 'the test client'}; "
+        f"{args.items:,} items, {args.orders:,} orders; {rounds * 20} requests per mode, interleaved in rounds "
+        f"of 20; {impressions:,} impressions published ({flushed:,} of them by the final flush) and written by "
+        f"a real worker within {seconds:.1f}s after the run"
     )
     for mode in MODES:
         ms = np.array(timings[mode]) * 1000
@@ -139,22 +165,64 @@ def run(args: argparse.Namespace, vendor: str) -> None:
         )
 
 
-def _measure(rounds, modes, client, url, cache, ahead, store, order, timings, sizes) -> None:  # type: ignore[no-untyped-def]
-    block_key, compute_ahead, render_ahead = ahead
+@contextmanager
+def _test_client_server(client, url):  # type: ignore[no-untyped-def]
+    def get() -> tuple[int, bytes]:
+        response = client.get(url)
+        return response.status_code, response.content
+
+    yield get
+
+
+@contextmanager
+def _wsgi_server(client, url):  # type: ignore[no-untyped-def]
+    """GET ``url`` with ``client``'s cookies through Django's WSGIHandler, as a WSGI server would;
+    connections kept between requests, templates not instrumented (restored afterwards)."""
+    from django.core import signals
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import close_old_connections
+    from django.test.client import RequestFactory
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    handler = WSGIHandler()
+    cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
+    factory = RequestFactory()
+
+    def get() -> tuple[int, bytes]:
+        environ = factory._base_environ(PATH_INFO=url, REQUEST_METHOD="GET", HTTP_COOKIE=cookie)
+        statuses: list[str] = []
+        body = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        try:
+            content = b"".join(body)
+        finally:
+            body.close()
+        return int(statuses[0].split()[0]), content
+
+    teardown_test_environment()
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield get
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+        setup_test_environment()
+
+
+def _measure(rounds, modes, get, ahead, timings, sizes) -> None:  # type: ignore[no-untyped-def]
     for _ in range(rounds):
         for mode in MODES:
             with modes[mode]:
                 for n in range(22):
-                    if mode == "first view":  # as if never shown: only the block's own cache entry goes
-                        cache.delete(block_key(store, f"order:{order.pk}", "thank_you", 4, None))
-                        render_ahead(order, compute_ahead(order))  # what crosssell.compute_ahead does
+                    if mode == "first view":
+                        ahead()
                     t = time.perf_counter()
-                    response = client.get(url)
+                    status, content = get()
                     elapsed = time.perf_counter() - t
-                    assert response.status_code == 200, response.status_code
-                    has_block = b'class="crosssell-block"' in response.content
+                    assert status == 200, status
+                    has_block = b'class="crosssell-block"' in content
                     assert has_block == (mode != "without the block"), mode
-                    sizes[mode] = len(response.content)
+                    sizes[mode] = len(content)
                     if n >= 2:
                         timings[mode].append(elapsed)
 

@@ -195,6 +195,15 @@ SETTINGS: dict[str, Setting] = {
         validate=_int_between(0, 86_400),
         hint='Use a number of seconds such as "BLOCK_CACHE_SECONDS": 900 (0 = no caching).',
     ),
+    "IMPRESSION_FLUSH_SECONDS": Setting(
+        default=1.0,
+        doc="How often each process publishes the impressions its pages logged, as one "
+        "crosssell.log_impressions task from a background thread (a page only appends to a list); "
+        "0 publishes one task per block from the request itself. With eager tasks (no broker) "
+        "impressions are always written at once.",
+        validate=_number_between(0, 60),
+        hint='Use a number of seconds such as "IMPRESSION_FLUSH_SECONDS": 1 (0 = publish from the request).',
+    ),
     "SITE_URL": Setting(
         default="",
         doc="The site's address for links in emails and SMS (which are read outside the site), e.g. "

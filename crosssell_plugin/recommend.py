@@ -117,9 +117,30 @@ _locks_guard = threading.Lock()
 
 
 def clear_cache() -> None:
-    """Forget every loaded model (the next call checks and loads again)."""
+    """Forget every loaded model and every store found by :func:`store_of` (the next call checks
+    and loads again)."""
     with _locks_guard:
         _cache.clear()
+        _stores.clear()
+
+
+#: (platform, external id) -> (the Store, when it was read), see :func:`store_of`
+_stores: dict[tuple[str, str], tuple[Store, float]] = {}
+
+
+def store_of(platform: str, external_id: str) -> Store | None:
+    """The Store of a platform's shop, read from the database at most every
+    ``MODEL_CHECK_SECONDS`` per process (the same cadence as the model check); None while there
+    is none (not remembered, so a store created a moment later is found at once)."""
+    memo = _stores.get((platform, external_id))
+    if memo is not None and time.monotonic() - memo[1] < crosssell_settings.MODEL_CHECK_SECONDS:
+        return memo[0]
+    store = Store.objects.filter(platform=platform, external_id=external_id).first()
+    if store is None:
+        _stores.pop((platform, external_id), None)
+    else:
+        _stores[(platform, external_id)] = (store, time.monotonic())
+    return store
 
 
 def get_model(store: Store) -> LoadedModel | None:

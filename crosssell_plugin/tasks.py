@@ -70,12 +70,14 @@ def update_pair_counts_task(order_pk: int) -> int:
 
 @shared_task(
     name="crosssell.log_impressions",
+    ignore_result=True,
     autoretry_for=RETRY_ON,
     retry_backoff=True,
     max_retries=MAX_RETRIES,
 )
 def log_impressions_task(rows: list[dict[str, Any]]) -> int:
-    """Write the impressions of one rendered block (idempotent on each impression's key)."""
+    """Write impressions published together (one block, or every block a process showed in one
+    ``IMPRESSION_FLUSH_SECONDS``) in one insert, idempotent on each impression's key."""
     from .tracking import impression_from_row, save_impressions
 
     save_impressions([impression_from_row(row) for row in rows])

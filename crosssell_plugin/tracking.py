@@ -4,17 +4,21 @@ Each recommendation shown gets an :class:`~crosssell_plugin.models.Impression` w
 ``key``, chosen when the block is rendered (:func:`plan_impressions`). Its link is
 ``/crosssell/r/<token>/`` with ``token = signing.dumps({...}, salt="crosssell.click")`` naming
 that key and the impression's facts (store, item, order, customer, placement, rank, model
-version, score, time). The rows themselves are written off the page's path
-(:func:`log_impressions` enqueues the ``crosssell.log_impressions`` task, one ``bulk_create``;
-with eager tasks it runs at once); a click that arrives before its row is written creates it
-from the token. A token names an impression, never a URL: the redirect can only go to the
-stored URL of the impression's item, and only when that URL is a path on this site
-(``/films/cleo/``) or an ``http(s)://`` URL (see :func:`is_safe_target`).
+version, score, time). The rows themselves are written off the page's path: the page hands
+them to the process's :class:`ImpressionBuffer`, whose thread publishes one
+``crosssell.log_impressions`` task (one ``bulk_create``) for all the blocks shown in each
+``IMPRESSION_FLUSH_SECONDS``; with eager tasks they are written at once. A click that arrives
+before its row is written creates it from the token. A token names an impression, never a URL:
+the redirect can only go to the stored URL of the impression's item, and only when that URL is
+a path on this site (``/films/cleo/``) or an ``http(s)://`` URL (see :func:`is_safe_target`).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -217,22 +221,125 @@ def log_impressions(
     order: Order | None = None,
     customer: Customer | None = None,
 ) -> list[Impression]:
-    """:func:`plan_impressions`, written by the ``crosssell.log_impressions`` task (one message to
-    the broker; in the same process with eager tasks, or when the broker cannot be reached)."""
+    """:func:`plan_impressions`, then :func:`publish_impressions`: written by the
+    ``crosssell.log_impressions`` task, off the request."""
     impressions = plan_impressions(store, recommendations, placement, order=order, customer=customer)
-    publish_impressions(store, [impression_row(i) for i in impressions])
+    publish_impressions([impression_row(i) for i in impressions])
     return impressions
 
 
-def publish_impressions(store: Store, rows: list[dict[str, Any]]) -> None:
-    """Enqueue ``crosssell.log_impressions`` for planned impressions (as :func:`impression_row`);
-    written here and now when the broker cannot be reached, rather than lost."""
-    from .tasks import log_impressions_task
+def publish_impressions(rows: list[dict[str, Any]]) -> None:
+    """Have planned impressions (as :func:`impression_row`) written by ``crosssell.log_impressions``.
 
+    With a broker, the rows go to this process's :class:`ImpressionBuffer`, which publishes what
+    has gathered every ``IMPRESSION_FLUSH_SECONDS`` from a background thread (one message for
+    all the blocks shown meanwhile), so a page that shows a block only appends to a list. With
+    ``IMPRESSION_FLUSH_SECONDS = 0``, or with eager tasks (no broker: the demo, tests), they are
+    published (written) here and now."""
     if not rows:
         return
-    try:
-        log_impressions_task.delay(rows)
-    except Exception:
-        logger.warning("Could not enqueue %d impressions of store %s; writing them now", len(rows), store.pk)
-        save_impressions([impression_from_row(row) for row in rows])
+    if crosssell_settings.IMPRESSION_FLUSH_SECONDS and not _eager():
+        buffer.add(rows)
+    else:
+        publish_now(rows)
+
+
+def _eager() -> bool:
+    from .tasks import log_impressions_task
+
+    return bool(log_impressions_task.app.conf.task_always_eager)
+
+
+def publish_now(rows: list[dict[str, Any]]) -> None:
+    """Enqueue ``crosssell.log_impressions`` for ``rows`` (of any stores), at most
+    ``ImpressionBuffer.MESSAGE_ROWS`` per message; written here and now when the broker cannot be
+    reached, rather than lost."""
+    from .tasks import log_impressions_task
+
+    for start in range(0, len(rows), ImpressionBuffer.MESSAGE_ROWS):
+        chunk = rows[start : start + ImpressionBuffer.MESSAGE_ROWS]
+        try:
+            log_impressions_task.delay(chunk)
+        except Exception:
+            logger.warning("Could not enqueue %d impressions; writing them now", len(chunk))
+            save_impressions([impression_from_row(row) for row in chunk])
+
+
+class ImpressionBuffer:
+    """Impression rows of this process waiting to be published.
+
+    :meth:`add` appends (under a lock) and starts the flushing thread on first use;
+    the thread publishes everything gathered every ``IMPRESSION_FLUSH_SECONDS``, or as soon as
+    ``FLUSH_ROWS`` rows are waiting. What is left is published when the process exits (``atexit``),
+    and a forked child starts empty (its parent publishes what it had). If neither the broker nor
+    the database takes a batch, its rows are kept for the next flush, up to ``KEEP_ROWS``.
+
+    A process killed outright (SIGKILL) loses the impressions of at most its last
+    ``IMPRESSION_FLUSH_SECONDS``; a click on one of their links still records the impression
+    from its token."""
+
+    FLUSH_ROWS = 200
+    MESSAGE_ROWS = 500
+    KEEP_ROWS = 50_000
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._rows.extend(rows)
+            waiting = len(self._rows)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="crosssell-impressions", daemon=True)
+                self._thread.start()
+        if waiting >= self.FLUSH_ROWS:
+            self._wake.set()
+
+    def flush(self) -> int:
+        """Publish every waiting row now (this thread); the number of rows published."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return 0
+        try:
+            publish_now(rows)
+        except Exception:
+            with self._lock:
+                kept = rows[: max(0, self.KEEP_ROWS - len(self._rows))]
+                self._rows[:0] = kept
+            logger.exception(
+                "%d impressions could not be published or written; %d kept for the next try", len(rows), len(kept)
+            )
+            return 0
+        return len(rows)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(crosssell_settings.IMPRESSION_FLUSH_SECONDS or 1.0)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # pragma: no cover - flush logs its own failures
+                logger.exception("The impression buffer could not flush")
+            finally:
+                connections.close_all()  # this thread's connections, if the fallback opened one
+
+
+#: this process's impression buffer
+buffer = ImpressionBuffer()
+os.register_at_fork(after_in_child=buffer._reset)
+atexit.register(buffer.flush)
+
+
+def flush_impressions() -> int:
+    """Publish this process's buffered impressions now (see :class:`ImpressionBuffer`)."""
+    return buffer.flush()

@@ -486,3 +486,41 @@ def test_oscar_account_order_page_shows_the_block(
     assert page.status_code == 200
     assert 'class="crosssell-block"' in page.content.decode() and "The Gleaners and I" in page.content.decode()
     assert Impression.objects.filter(placement="order_detail", order__external_id=oscar_order.number).exists()
+
+
+def test_an_oscar_block_rendered_ahead_is_shown_without_reading_the_order(
+    client: Any, oscar_shop: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from crosssell_plugin import recommend
+
+    cleo, gleaners, store = oscar_shop
+    checkout = Checkout(client)
+    checkout.add_to_basket(cleo)
+    checkout.start_as_guest("agnes@example.com")
+    checkout.choose_method_and_pay()
+    with django_capture_on_commit_callbacks(execute=True):  # recording renders the block ahead
+        assert checkout.place_order().status_code == 302
+    oscar_order = OscarOrder.objects.get()
+    settings.CROSSSELL = {**settings.CROSSSELL, "MODEL_CHECK_SECONDS": 30}  # as in production
+    assert recommend.store_of("oscar", "default") == store and recommend.get_model(store) is not None
+
+    with CaptureQueriesContext(connection) as queries:
+        html = render("{% crosssell_block order %}", order=oscar_order)
+
+    assert "The Gleaners and I" in html
+    # the only queries are the impressions being written (eager tasks here; a broker takes them otherwise)
+    assert [q["sql"] for q in queries.captured_queries if "crosssell_impression" not in q["sql"]] == []
+    order = Order.objects.for_store(store).get(external_id=oscar_order.number)
+    assert Impression.objects.filter(order=order, placement="thank_you", item__external_id=str(gleaners.pk)).exists()
+
+
+def test_a_store_created_after_a_lookup_found_nothing_is_found_at_once(db: Any, settings: Any) -> None:
+    from crosssell_plugin import recommend
+
+    settings.CROSSSELL = {**settings.CROSSSELL, "MODEL_CHECK_SECONDS": 30}
+    assert recommend.store_of("oscar", "late") is None
+    late = Store.objects.create(platform="oscar", external_id="late", name="Late", currency="EUR")
+    assert recommend.store_of("oscar", "late") == late
+    with CaptureQueriesContext(connection) as queries:
+        assert recommend.store_of("oscar", "late") == late  # remembered for MODEL_CHECK_SECONDS
+    assert queries.captured_queries == []

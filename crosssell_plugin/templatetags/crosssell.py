@@ -19,16 +19,18 @@ changes the key, so the next render is fresh.
 
 The thank-you block is usually ready before the page asks: when a purchase is recorded, the
 ``crosssell.compute_ahead`` task computes the order's recommendations and renders the block as
-``{% crosssell_block order %}`` with its default arguments would (:func:`render_ahead`). The
-page then only looks the order up, reads the block and publishes its impressions (one message
-to the broker; the ``crosssell.log_impressions`` task writes them).
+``{% crosssell_block order %}`` with its default arguments would (:func:`render_ahead`). Its
+cache key names the store and the order's external id (not its primary key), so the page finds
+it without a query, and hands its impressions to the process's impression buffer
+(:func:`~crosssell_plugin.tracking.publish_impressions`, which publishes them off the request).
 
 ``crosssell_block`` takes a crosssell :class:`~crosssell_plugin.models.Order` or a platform's
-order object with a ``number`` attribute (a django-oscar order): the latter is looked up among
-the orders of the Oscar store, i.e. the Store with platform ``"oscar"`` and the external id
-``CROSSSELL["PLATFORMS"]["oscar"]["STORE_EXTERNAL_ID"]`` (default ``"default"``), by
-``external_id == order.number``. The core does not import the integration to do this. An Oscar
-order that is not recorded yet (its recording task has not run) shows nothing.
+order object with a ``number`` attribute (a django-oscar order): the latter belongs to the Oscar
+store, i.e. the Store with platform ``"oscar"`` and the external id
+``CROSSSELL["PLATFORMS"]["oscar"]["STORE_EXTERNAL_ID"]`` (default ``"default"``; found once per
+``MODEL_CHECK_SECONDS`` per process), and is the crosssell Order whose ``external_id`` is the
+number, read only when the block has to be computed. The core does not import the integration to
+do this. An Oscar order that is not recorded yet (its recording task has not run) shows nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -49,7 +52,7 @@ from django.utils.translation import get_language, to_locale
 
 from ..conf import crosssell_settings
 from ..models import Customer, Impression, Item, Order, Store
-from ..recommend import Recommendation, for_customer, for_item, for_order_ahead, get_model
+from ..recommend import Recommendation, for_customer, for_item, for_order_ahead, get_model, store_of
 from ..tracking import click_url, impression_row, log_impressions, plan_impressions, publish_impressions
 
 logger = logging.getLogger(__name__)
@@ -77,15 +80,24 @@ def format_price(amount: Decimal, currency: str) -> str:
     return f"{amount:.2f} {currency}"
 
 
-def _oscar_order(number: Any) -> Order | None:
+def _oscar_store() -> Store | None:
+    """The Store of the django-oscar shop (found without importing the integration)."""
     external_id = crosssell_settings.platform_overrides("oscar").get("STORE_EXTERNAL_ID", "default")
+    return store_of("oscar", str(external_id))
+
+
+def _order_by_external_id(store: Store, external_id: str) -> Order | None:
     # unique per store: no ORDER BY (which could make the database walk every order)
     found = (
-        Order.objects.filter(store__platform="oscar", store__external_id=external_id, external_id=str(number))
-        .select_related("store", "customer")
-        .order_by()[:1]
+        Order.objects.for_store(store).filter(external_id=external_id).select_related("store", "customer").order_by()
     )
-    return next(iter(found), None)
+    return next(iter(found[:1]), None)
+
+
+def _order_subject(external_id: str) -> str:
+    """What an order's block is about, by the order's external id (the Oscar number), so the page
+    can find the block rendered ahead without reading the order (any characters, fixed length)."""
+    return "order:" + hashlib.sha256(external_id.encode()).hexdigest()[:24]
 
 
 def _cache_key(store: Store, subject: str, placement: str, limit: int, heading: str | None) -> str:
@@ -100,17 +112,25 @@ def _cache_key(store: Store, subject: str, placement: str, limit: int, heading: 
     return f"crosssell:block:{store.pk}:{subject}:{placement}:{limit}:{heading_hash}:{language}:v{version}"
 
 
+@dataclass(frozen=True)
+class _Computed:
+    """What a block shows, and for whom its impressions are logged."""
+
+    recommendations: list[Recommendation]
+    order: Order | None = None
+    customer: Customer | None = None
+
+
 def _render(
     context: template.Context,
-    recommend: Callable[[], list[Recommendation]],
+    compute: Callable[[], _Computed],
     store: Store,
     placement: str,
     subject: str,
     limit: int,
-    order: Order | None = None,
-    customer: Customer | None = None,
     heading: str | None = None,
 ) -> str:
+    """The block about ``subject`` from the cache, else ``compute()``d, rendered and cached."""
     try:
         seconds = crosssell_settings.BLOCK_CACHE_SECONDS
         key = _cache_key(store, subject, placement, limit, heading) if seconds else ""
@@ -118,14 +138,16 @@ def _render(
             cached = cache.get(key)
             if cached is not None:
                 if cached["pending"]:  # rendered ahead and shown now for the first time
-                    publish_impressions(store, cached["pending"])
+                    publish_impressions(cached["pending"])
                     cache.set(key, {"html": cached["html"], "pending": []}, seconds)
                 return cached["html"]
-        recommendations = recommend()
-        if not recommendations:
+        computed = compute()
+        if not computed.recommendations:
             return ""  # not cached: the store may have something to show a moment later
-        impressions = log_impressions(store, recommendations, placement, order=order, customer=customer)
-        html = _html(recommendations, impressions, placement, heading, context.get("request"))
+        impressions = log_impressions(
+            store, computed.recommendations, placement, order=computed.order, customer=computed.customer
+        )
+        html = _html(computed.recommendations, impressions, placement, heading, context.get("request"))
         if key:
             cache.set(key, {"html": html, "pending": []}, seconds)
         return html
@@ -177,7 +199,7 @@ def render_ahead(order: Order, recommendations: list[Recommendation]) -> bool:
     if not seconds or not shown:
         return False
     with translation.override(_language_of(order.customer)):
-        key = _cache_key(order.store, f"order:{order.pk}", "thank_you", 4, None)
+        key = _cache_key(order.store, _order_subject(order.external_id), "thank_you", 4, None)
         impressions = plan_impressions(order.store, shown, "thank_you", order=order, customer=order.customer)
         html = _html(shown, impressions, "thank_you", None)
     cache.set(key, {"html": html, "pending": [impression_row(i) for i in impressions]}, seconds)
@@ -205,25 +227,35 @@ def _limit(limit: Any) -> int:
 def crosssell_block(
     context: template.Context, order: Any, placement: str = "thank_you", limit: Any = 4, heading: str | None = None
 ) -> str:
-    """Recommendations after ``order`` (a crosssell Order, or an Oscar order found by number)."""
-    if not isinstance(order, Order):
-        number = getattr(order, "number", None)
-        order = _oscar_order(number) if number not in (None, "") else None
-        if order is None:
-            return ""
-    found: Order = order
+    """Recommendations after ``order`` (a crosssell Order, or an Oscar order found by number).
+
+    A block rendered ahead (or cached) is found by the store and the order's external id, without
+    reading the order; the order is read only when the block has to be computed."""
     n = _limit(limit)
-    return _render(
-        context,
-        lambda: for_order_ahead(found, limit=n, placement=placement),
-        found.store,
-        placement,
-        f"order:{found.pk}",
-        n,
-        order=found,
-        customer=found.customer,
-        heading=heading,
-    )
+    found: Order | None = None
+    if isinstance(order, Order):
+        found, store, external_id = order, order.store, order.external_id
+    else:
+        number = getattr(order, "number", None)
+        if number in (None, ""):
+            return ""
+        try:
+            oscar_store = _oscar_store()
+        except Exception:
+            logger.exception("The store of Oscar order %s could not be read", number)
+            return ""
+        if oscar_store is None:
+            return ""
+        store, external_id = oscar_store, str(number)
+
+    def compute() -> _Computed:
+        recorded = found if found is not None else _order_by_external_id(store, external_id)
+        if recorded is None:  # an Oscar order whose recording task has not run yet
+            return _Computed([])
+        recommendations = for_order_ahead(recorded, limit=n, placement=placement)
+        return _Computed(recommendations, recorded, recorded.customer)
+
+    return _render(context, compute, store, placement, _order_subject(external_id), n, heading)
 
 
 @register.simple_tag(takes_context=True)
@@ -236,13 +268,12 @@ def crosssell_customer_block(
     n = _limit(limit)
     return _render(
         context,
-        lambda: for_customer(customer, limit=n, placement=placement),
+        lambda: _Computed(for_customer(customer, limit=n, placement=placement), customer=customer),
         customer.store,
         placement,
         f"customer:{customer.pk}",
         n,
-        customer=customer,
-        heading=heading,
+        heading,
     )
 
 
@@ -256,10 +287,10 @@ def crosssell_item_block(
     n = _limit(limit)
     return _render(
         context,
-        lambda: for_item(item, limit=n, placement=placement),
+        lambda: _Computed(for_item(item, limit=n, placement=placement)),
         item.store,
         placement,
         f"item:{item.pk}",
         n,
-        heading=heading,
+        heading,
     )
