@@ -78,15 +78,19 @@ def _optional(value: Any) -> bool:
     return value is None or _positive(value)
 
 
-def impression_of(token: str) -> Impression | None:
+def impression_of(token: str, store_id: int | None = None) -> Impression | None:
     """The impression a token names (with its item), written now from the token if its row is
     not there yet; None if the token is tampered, malformed, older than
-    ``CLICK_TOKEN_MAX_AGE_DAYS`` or names an item that is gone."""
+    ``CLICK_TOKEN_MAX_AGE_DAYS``, names an item that is gone, or (with ``store_id``) belongs to
+    another store, which is checked before anything is written."""
     payload = _payload(token)
     if payload is None:
         return None
     if "k" not in payload and _positive(payload.get("i")):  # a link rendered before keys existed
-        return Impression.objects.select_related("item").filter(pk=payload["i"]).first()
+        found = Impression.objects.select_related("item").filter(pk=payload["i"])
+        return (found if store_id is None else found.filter(store_id=store_id)).first()
+    if store_id is not None and payload.get("s") != store_id:
+        return None
     try:
         key = uuid.UUID(hex=payload["k"])
         store, item, order, customer, version = (payload[f] for f in ("s", "it", "o", "c", "v"))
@@ -118,9 +122,9 @@ def impression_of(token: str) -> Impression | None:
     return Impression.objects.select_related("item").filter(key=key).first()
 
 
-def impression_pk_of(token: str) -> int | None:
+def impression_pk_of(token: str, store_id: int | None = None) -> int | None:
     """The pk of the impression a token names (see :func:`impression_of`), or None."""
-    impression = impression_of(token)
+    impression = impression_of(token, store_id)
     return impression.pk if impression is not None else None
 
 
@@ -141,11 +145,18 @@ def is_safe_target(url: str) -> bool:
 def click_url(impression: Impression) -> str:
     """The tracked link of an impression; the item's own URL (if safe) when the project does not
     include ``crosssell_plugin.urls``."""
+    return tracked_link(impression)[1]
+
+
+def tracked_link(impression: Impression) -> tuple[str, str]:
+    """The token of an impression and its tracked link (which carries that token); the token and
+    the item's own URL (if safe) when the project does not include ``crosssell_plugin.urls``."""
+    token = click_token(impression)
     try:
-        return reverse("crosssell:click", args=[click_token(impression)])
+        return token, reverse("crosssell:click", args=[token])
     except NoReverseMatch:
         url = impression.item.url
-        return url if is_safe_target(url) else ""
+        return token, url if is_safe_target(url) else ""
 
 
 def plan_impressions(

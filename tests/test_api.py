@@ -183,7 +183,8 @@ def test_order_recommendations(trained: ModelVersion) -> None:
     assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
     assert "inception" not in {r["item"]["external_id"] for r in results}
     first = results[0]
-    assert set(first) == {"item", "score", "reasons", "link", "rank"}
+    assert set(first) == {"item", "score", "reasons", "link", "token", "rank"}
+    assert first["link"].endswith(f"/r/{first['token']}/")
     assert set(first["item"]) >= {"external_id", "kind", "title", "price", "currency", "url", "available"}
     assert first["reasons"] and all(isinstance(text, str) for text in first["reasons"])
     assert first["link"].startswith("http://testserver/crosssell/r/")
@@ -309,6 +310,80 @@ def test_catalog_pagination_and_filters(store: Store) -> None:
     response = client.get(API + "catalog/items/", {"kind": "spaceship"})
     assert response.status_code == 400 and "kind" in response.json()
     assert client.get(API + "catalog/items/", {"available": "maybe"}).status_code == 400
+
+
+# --- impression events ---------------------------------------------------------------------
+
+
+def post_impressions(key: str, tokens: Any) -> Any:
+    return api(key).post(API + "events/impressions/", {"tokens": tokens}, content_type="application/json")
+
+
+def test_impressions_deferred_by_the_client_are_recorded_when_it_reports_them(trained: ModelVersion) -> None:
+    store = trained.store
+    key = key_for(store)
+    order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    response = api(key).get(
+        API + f"recommendations/order/{order.external_id}/",
+        {"limit": 4, "placement": "app", "record_impressions": "false"},
+    )
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == 4 and not Impression.objects.exists()  # fetched, not shown yet
+
+    shown = [results[0]["token"], results[2]["token"]]  # the app showed two of them
+    recorded = post_impressions(key, shown)
+    assert recorded.status_code == 201
+    ids = recorded.json()["impressions"]
+    impressions = [Impression.objects.select_related("item").get(pk=pk) for pk in ids]
+    assert [(i.item.external_id, i.rank, i.placement) for i in impressions] == [
+        (results[0]["item"]["external_id"], 1, "app"),
+        (results[2]["item"]["external_id"], 3, "app"),
+    ]
+    assert {(i.order_id, i.customer_id) for i in impressions} == {(order.pk, order.customer_id)}
+    assert impressions[0].score == pytest.approx(results[0]["score"], rel=1e-5)
+
+    again = post_impressions(key, shown)  # a retried report records nothing twice
+    assert again.status_code == 201 and again.json() == {"impressions": ids}
+    assert Impression.objects.count() == 2
+
+    # a click on a result whose impression was never reported records both
+    click = api(key).post(API + "events/click/", {"token": results[1]["token"]}, content_type="application/json")
+    assert click.status_code == 201 and Impression.objects.count() == 3
+
+
+def test_an_impression_report_with_any_bad_token_records_nothing(trained: ModelVersion, other_store: Store) -> None:
+    store = trained.store
+    order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    key = key_for(store)
+    results = (
+        api(key)
+        .get(API + f"recommendations/order/{order.external_id}/", {"record_impressions": "false"})
+        .json()["results"]
+    )
+    buy(OTHER_REF, "theirs-1", "bob@example.com", ["dune", "arrival"], 1)  # something to recommend there
+    theirs = (
+        api(key_for(other_store))
+        .get(API + "recommendations/item/dune/", {"record_impressions": "false"})
+        .json()["results"]
+    )
+    good = results[0]["token"]
+
+    for tokens, errors in (
+        ([good, "garbage"], {"1": ["invalid"]}),
+        ([good + "x"], {"0": ["invalid"]}),
+        ([good, theirs[0]["token"]], {"1": ["invalid"]}),  # another store's token, even a genuine one
+    ):
+        response = post_impressions(key, tokens)
+        assert response.status_code == 400, tokens
+        got = response.json()["tokens"]
+        assert set(got) == set(errors) and all("invalid" in got[n][0] for n in got)
+    assert not Impression.objects.exists()  # neither store's
+
+    for body in ([], [good] * 51, "not a list", None):
+        response = post_impressions(key, body)
+        assert response.status_code == 400 and "tokens" in response.json(), body
+    assert not Impression.objects.exists()
 
 
 # --- click events --------------------------------------------------------------------------

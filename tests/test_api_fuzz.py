@@ -162,9 +162,14 @@ def test_every_answer_is_documented_and_no_input_is_a_server_error(
     case: schemathesis.Case, data: st.DataObject, shop: Shop
 ) -> None:
     excluded = []
-    if case.operation.definition.raw["operationId"] == "record_click":
-        if case.meta.generation.mode.is_positive and data.draw(st.booleans(), label="a real token"):
-            case.body["token"] = data.draw(st.sampled_from(shop.tokens), label="token")
+    operation = case.operation.definition.raw["operationId"]
+    if operation in ("record_click", "record_impressions"):
+        if case.meta.generation.mode.is_positive and data.draw(st.booleans(), label="real tokens"):
+            if operation == "record_click":
+                case.body["token"] = data.draw(st.sampled_from(shop.tokens), label="token")
+            else:
+                tokens = st.lists(st.sampled_from(shop.tokens), min_size=1, max_size=50)
+                case.body["tokens"] = data.draw(tokens, label="tokens")
         else:
             # any string is a token to the schema, but only our signatures are valid ones: a documented 400
             excluded.append(positive_data_acceptance)

@@ -62,6 +62,10 @@ class RecommendationSerializer(serializers.Serializer):
     link = serializers.CharField(
         help_text="The signed click link of this impression (records a click, then redirects to the item)."
     )
+    token = serializers.CharField(
+        help_text="The impression's token (the one in `link`): post it to `events/impressions/` when the "
+        "result is shown (with `record_impressions=false`) or to `events/click/` when it is clicked."
+    )
     rank = serializers.IntegerField(min_value=1)
 
 
@@ -76,6 +80,11 @@ class RecommendationQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=50, default=4, help_text="How many (1-50).")
     placement = TextField(
         max_length=50, default="api", help_text="Where they will be shown; recorded with the impressions."
+    )
+    record_impressions = serializers.BooleanField(
+        default=True,
+        help_text="true: one impression per result is recorded now. false: none until the client posts the "
+        "tokens of the results it shows to `events/impressions/` (or one is clicked).",
     )
 
 
@@ -94,6 +103,23 @@ class ClickEventSerializer(serializers.Serializer):
     token = TextField(max_length=500, help_text="The token of a recommendation link.")
     user_agent = TextField(
         required=False, allow_blank=True, max_length=1000, help_text="The shopper's browser, if known."
+    )
+
+
+class ImpressionEventSerializer(serializers.Serializer):
+    tokens = serializers.ListField(
+        child=TextField(max_length=500),
+        min_length=1,
+        max_length=50,
+        help_text="The tokens of the results shown (1-50). All are recorded, or none if any is bad.",
+    )
+
+
+class ImpressionsRecordedSerializer(serializers.Serializer):
+    impressions = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The recorded impressions' ids, in the order of the tokens (a token sent again gives the "
+        "same id: nothing is recorded twice).",
     )
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("recommendations/item/<path:external_id>/", views.ItemRecommendations.as_view(), name="item-recs"),
     path("catalog/items/", views.CatalogItems.as_view(), name="catalog-items"),
     path("events/click/", views.ClickEvent.as_view(), name="click-event"),
+    path("events/impressions/", views.ImpressionEvent.as_view(), name="impression-event"),
     path("customers/<path:email>/messages/", inbox.CustomerMessages.as_view(), name="customer-messages"),
     path(
         "customers/<path:email>/messages/<str:message_id>/read/", inbox.MarkMessageRead.as_view(), name="message-read"

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -19,13 +20,15 @@ from rest_framework.views import APIView
 
 from .. import recommend
 from ..models import Customer, Impression, Item, Order, Store
-from ..tracking import click_url, impression_pk_of, is_safe_target, log_impressions
+from ..tracking import impression_of, impression_pk_of, is_safe_target, log_impressions, plan_impressions, tracked_link
 from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
 from .serializers import (
     CatalogQuerySerializer,
     ClickEventSerializer,
     ClickRecordedSerializer,
     ErrorSerializer,
+    ImpressionEventSerializer,
+    ImpressionsRecordedSerializer,
     ItemSerializer,
     RecommendationListSerializer,
     RecommendationQuerySerializer,
@@ -34,9 +37,14 @@ from .serializers import (
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Unknown in this store.")
 
 
-def invalid(description: str, example: dict[str, list[str]]) -> OpenApiResponse:
-    """A 400 in DRF's shape: messages per field, or a ``detail`` when the body cannot be read."""
-    messages = {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+def invalid(description: str, example: dict[str, Any], *, per_index: bool = False) -> OpenApiResponse:
+    """A 400 in DRF's shape: messages per field, or a ``detail`` when the body cannot be read;
+    with ``per_index``, a list field's messages may also be given per index (``{"0": [...]}``)."""
+    texts = {"type": "array", "items": {"type": "string"}}
+    shapes: list[dict[str, Any]] = [texts, {"type": "string"}]
+    if per_index:
+        shapes.append({"type": "object", "additionalProperties": texts})
+    messages = {"anyOf": shapes}
     return OpenApiResponse(
         {"type": "object", "additionalProperties": messages, "example": example}, description=description
     )
@@ -97,22 +105,28 @@ class _RecommendationView(StoreAPIView):
     def respond(
         self,
         recommendations: Sequence[recommend.Recommendation],
-        placement: str,
+        query: dict[str, Any],
         *,
         order: Order | None = None,
         customer: Customer | None = None,
     ) -> Response:
-        impressions = log_impressions(self.store, recommendations, placement, order=order, customer=customer)
-        results = [
-            {
-                "item": rec.item,
-                "score": rec.score,
-                "reasons": rec.reason_texts,
-                "link": self._absolute(click_url(impression)),
-                "rank": impression.rank,
-            }
-            for rec, impression in zip(recommendations, impressions, strict=True)
-        ]
+        """The results, each with its signed link and token; their impressions recorded now, or
+        (``record_impressions=false``) only planned, for the client to report with their tokens."""
+        make = log_impressions if query["record_impressions"] else plan_impressions
+        impressions = make(self.store, recommendations, query["placement"], order=order, customer=customer)
+        results = []
+        for rec, impression in zip(recommendations, impressions, strict=True):
+            token, link = tracked_link(impression)
+            results.append(
+                {
+                    "item": rec.item,
+                    "score": rec.score,
+                    "reasons": rec.reason_texts,
+                    "link": self._absolute(link),
+                    "token": token,
+                    "rank": impression.rank,
+                }
+            )
         version = next((r.model_version for r in recommendations if r.model_version is not None), None)
         return Response(RecommendationListSerializer({"results": results, "model_version": version}).data)
 
@@ -138,7 +152,7 @@ class OrderRecommendations(_RecommendationView):
         if found is None:
             raise exceptions.NotFound(f"No order {external_id!r} in this store.")
         recs = recommend.for_order_ahead(found, limit=query["limit"], placement=query["placement"])
-        return self.respond(recs, query["placement"], order=found, customer=found.customer)
+        return self.respond(recs, query, order=found, customer=found.customer)
 
 
 class CustomerRecommendations(_RecommendationView):
@@ -156,7 +170,7 @@ class CustomerRecommendations(_RecommendationView):
         if found is None:
             raise exceptions.NotFound("No customer with this email in this store.")
         recs = recommend.for_customer(found, limit=query["limit"], placement=query["placement"])
-        return self.respond(recs, query["placement"], customer=found)
+        return self.respond(recs, query, customer=found)
 
 
 class ItemRecommendations(_RecommendationView):
@@ -173,7 +187,7 @@ class ItemRecommendations(_RecommendationView):
         if found is None:
             raise exceptions.NotFound(f"No item {external_id!r} in this store.")
         recs = recommend.for_item(found, limit=query["limit"], placement=query["placement"])
-        return self.respond(recs, query["placement"])
+        return self.respond(recs, query)
 
 
 class CatalogPagination(PageNumberPagination):
@@ -231,7 +245,7 @@ class ClickEvent(StoreAPIView):
     def post(self, request: Request) -> Response:
         serializer = ClickEventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pk = impression_pk_of(serializer.validated_data["token"])
+        pk = impression_pk_of(serializer.validated_data["token"], self.store.pk)
         impression = (
             Impression.objects.for_store(self.store).select_related("item").filter(pk=pk).first() if pk else None
         )
@@ -243,3 +257,32 @@ class ClickEvent(StoreAPIView):
         )
         url = impression.item.url if is_safe_target(impression.item.url) else ""
         return Response({"click": click.pk, "impression": impression.pk, "url": url}, status=status.HTTP_201_CREATED)
+
+
+class ImpressionEvent(StoreAPIView):
+    @extend_schema(
+        operation_id="record_impressions",
+        summary="Record that recommendations were shown (after fetching them with record_impressions=false)",
+        request=ImpressionEventSerializer,
+        parameters=[RETRY_AFTER],
+        responses=documented(
+            {
+                201: ImpressionsRecordedSerializer,
+                400: invalid(
+                    "A bad token (by its index), none or too many, or an unreadable body.",
+                    {"tokens": {"1": [BAD_LINK]}},
+                    per_index=True,
+                ),
+            }
+        ),
+        tags=["events"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ImpressionEventSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():  # all or nothing
+            found = [impression_of(token, self.store.pk) for token in serializer.validated_data["tokens"]]
+            bad = {str(n): [BAD_LINK] for n, impression in enumerate(found) if impression is None}
+            if bad:
+                raise exceptions.ValidationError({"tokens": bad})
+        return Response({"impressions": [i.pk for i in found if i is not None]}, status=status.HTTP_201_CREATED)
