@@ -55,6 +55,7 @@ def click_token(impression: Impression) -> str:
             "v": impression.model_version_id,
             "sc": round(impression.score, 6),
             "t": int(impression.created_at.timestamp()),
+            **({"va": impression.variant} if impression.variant else {}),
         },
         salt=CLICK_SALT,
         compress=True,
@@ -95,9 +96,12 @@ def impression_of(token: str, store_id: int | None = None) -> Impression | None:
         key = uuid.UUID(hex=payload["k"])
         store, item, order, customer, version = (payload[f] for f in ("s", "it", "o", "c", "v"))
         placement, rank, score, when = payload["p"], payload["r"], float(payload["sc"]), int(payload["t"])
+        variant = payload.get("va", "")
     except (KeyError, TypeError, ValueError):
         return None
     if not (_positive(store) and _positive(item) and _positive(rank) and isinstance(placement, str)):
+        return None
+    if not isinstance(variant, str):
         return None
     if not (_optional(order) and _optional(customer) and _optional(version)):
         return None
@@ -114,6 +118,7 @@ def impression_of(token: str, store_id: int | None = None) -> Impression | None:
         customer_id=customer if Customer.objects.for_store(store).filter(pk=customer).exists() else None,
         model_version_id=version if ModelVersion.objects.for_store(store).filter(pk=version).exists() else None,
         placement=placement[:50],
+        variant=variant[:50],
         rank=rank,
         score=score,
         created_at=datetime.fromtimestamp(when, tz=UTC),
@@ -166,6 +171,7 @@ def plan_impressions(
     *,
     order: Order | None = None,
     customer: Customer | None = None,
+    variant: str = "",
 ) -> list[Impression]:
     """One unsaved Impression per recommendation, in rank order, each with its random key (so
     its link can be made now); write them with :func:`save_impressions` or :func:`log_impressions`."""
@@ -182,13 +188,25 @@ def plan_impressions(
             score=rec.score,
             model_version_id=rec.model_version_pk,
             reason="\n".join(rec.reason_texts),
+            variant=variant[:50],
             created_at=now,
         )
         for rank, rec in enumerate(recommendations, start=1)
     ]
 
 
-_FIELDS = ("store_id", "order_id", "customer_id", "item_id", "placement", "rank", "score", "model_version_id", "reason")
+_FIELDS = (
+    "store_id",
+    "order_id",
+    "customer_id",
+    "item_id",
+    "placement",
+    "rank",
+    "score",
+    "model_version_id",
+    "reason",
+    "variant",
+)
 
 
 def save_impressions(impressions: Sequence[Impression]) -> None:
@@ -220,7 +238,7 @@ def impression_row(impression: Impression) -> dict[str, Any]:
 
 
 def impression_from_row(row: dict[str, Any]) -> Impression:
-    fields = {field: row[field] for field in _FIELDS}
+    fields = {field: row.get(field, "") if field == "variant" else row[field] for field in _FIELDS}
     return Impression(key=uuid.UUID(hex=row["key"]), created_at=datetime.fromisoformat(row["created_at"]), **fields)
 
 
@@ -231,10 +249,11 @@ def log_impressions(
     *,
     order: Order | None = None,
     customer: Customer | None = None,
+    variant: str = "",
 ) -> list[Impression]:
     """:func:`plan_impressions`, then :func:`publish_impressions`: written by the
     ``crosssell.log_impressions`` task, off the request."""
-    impressions = plan_impressions(store, recommendations, placement, order=order, customer=customer)
+    impressions = plan_impressions(store, recommendations, placement, order=order, customer=customer, variant=variant)
     publish_impressions([impression_row(i) for i in impressions])
     return impressions
 

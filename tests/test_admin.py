@@ -67,3 +67,45 @@ def test_customer_consent_filter(admin_client, recorded, store) -> None:
 def test_item_list_shows_price_in_currency_precision(admin_client, recorded) -> None:
     body = admin_client.get(reverse("admin:crosssell_item_changelist")).content.decode()
     assert "9.99 EUR" in body and "9.9900" not in body
+
+
+def test_impressions_clicks_and_conversions_are_listed_read_only(admin_client, recorded) -> None:
+    from crosssell_plugin.models import Click, Conversion, Impression
+
+    item = recorded.lines.get().item
+    shown = Impression.objects.create(
+        store=recorded.store,
+        item=item,
+        customer=recorded.customer,
+        placement="thank_you",
+        variant="blue-button",
+        rank=1,
+        score=0.8125,
+    )
+    Click.objects.create(impression=shown)
+    Click.objects.create(impression=shown)
+    Conversion.objects.create(impression=shown, order=recorded, item=item)
+
+    url = reverse("admin:crosssell_impression_changelist")
+    page = admin_client.get(url, {"variant": "blue-button", "store__id__exact": recorded.store_id})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Amélie" in html and "<script>alert(1)" not in html
+    assert "blue-button" in html and "0.812" in html
+    row = page.context["cl"].result_list[0]
+    assert (row.n_clicks, row.n_conversions) == (2, 1)
+    assert admin_client.get(url, {"q": "ann@example.com"}).context["cl"].result_count == 1
+    assert admin_client.get(url, {"q": "nobody@example.com"}).context["cl"].result_count == 0
+
+    for model in ("click", "conversion"):
+        changelist = reverse(f"admin:crosssell_{model}_changelist")
+        response = admin_client.get(changelist, {"impression__store__id__exact": recorded.store_id})
+        assert response.status_code == 200 and response.context["cl"].result_count == (2 if model == "click" else 1)
+        assert admin_client.get(changelist, {"q": "Amélie"}).status_code == 200
+    # recorded by crosssell only: no adding, changing or deleting by hand
+    assert admin_client.get(reverse("admin:crosssell_impression_add")).status_code == 403
+    change = admin_client.post(reverse("admin:crosssell_impression_change", args=[shown.pk]), {"rank": 9})
+    assert change.status_code == 403
+    assert admin_client.post(reverse("admin:crosssell_impression_delete", args=[shown.pk])).status_code == 403
+    shown.refresh_from_db()
+    assert shown.rank == 1

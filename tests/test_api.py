@@ -604,3 +604,13 @@ def test_any_other_api_url_is_a_json_404(store: Store, url: str) -> None:
     for response in (client.get(API + url), client.post(API + url + "read/", {})):
         assert response.status_code == 404 and response["Content-Type"] == "application/json"
         assert response.json() == {"detail": "Not found."}
+
+
+def test_a_variant_named_by_the_caller_is_recorded_with_the_impressions(trained: ModelVersion) -> None:
+    store = trained.store
+    key = key_for(store)
+    response = api(key).get(API + "recommendations/item/inception/", {"limit": 2, "variant": "carousel"})
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+    assert list(Impression.objects.for_store(store).values_list("variant", flat=True)) == ["carousel", "carousel"]
+    too_long = api(key).get(API + "recommendations/item/inception/", {"variant": "x" * 51})
+    assert too_long.status_code == 400 and "variant" in too_long.json()

@@ -23,8 +23,9 @@ from crosssell_plugin.events import CustomerData, PurchaseEvent, PurchaseLine, S
 from crosssell_plugin.ingest import record_purchase
 from crosssell_plugin.models import Click, Conversion, Customer, Impression, Item, ModelVersion, Order, Store
 from crosssell_plugin.receivers import attribute_order
+from crosssell_plugin.recommend import for_order as recommend_for_order
 from crosssell_plugin.templatetags.crosssell import format_price
-from crosssell_plugin.tracking import CLICK_SALT, click_token
+from crosssell_plugin.tracking import CLICK_SALT, click_token, plan_impressions
 from crosssell_plugin.training import train_store
 from integrations.base import get_adapter
 from tests.integrations.oscar.conftest import Catalogue, Checkout
@@ -280,6 +281,24 @@ def test_a_click_before_the_impression_is_written_records_it_from_the_token(clie
         shown.rank,
     )
     assert Click.objects.get().impression == written
+
+
+def test_a_variant_is_recorded_with_each_impression_and_by_a_click_that_comes_first(
+    client: Any, trained: ModelVersion, settings: Any
+) -> None:
+    order = buy(STORE_REF, "new-1", "new@example.com", ["inception"], 30)
+    a = render('{% crosssell_block order limit=2 variant="big-images" %}', order=order)
+    b = render('{% crosssell_block order limit=2 variant="<b>" %}', order=order)
+    assert 'data-variant="big-images"' in a and 'data-variant="&lt;b&gt;"' in b  # escaped like every text
+    assert render('{% crosssell_block order limit=2 variant="big-images" %}', order=order) == a  # cached per variant
+    assert sorted(Impression.objects.values_list("variant", flat=True)) == ["<b>", "<b>", "big-images", "big-images"]
+
+    # the token carries the variant: a click that beats the impression's write records it too
+    recs = recommend_for_order(order, limit=1)
+    settings.CROSSSELL = {**settings.CROSSSELL, "IMPRESSION_FLUSH_SECONDS": 0}
+    (planned,) = plan_impressions(order.store, recs, "email", order=order, variant="subject-b")
+    assert client.get(click_path(click_token(planned))).status_code == 302
+    assert Impression.objects.get(key=planned.key).variant == "subject-b"
 
 
 def tampered(token: str) -> str:

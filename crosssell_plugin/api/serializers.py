@@ -81,6 +81,12 @@ class RecommendationQuerySerializer(serializers.Serializer):
     placement = TextField(
         max_length=50, default="api", help_text="Where they will be shown; recorded with the impressions."
     )
+    variant = TextField(
+        max_length=50,
+        default="",
+        allow_blank=True,
+        help_text="Which variant the caller shows (its own A/B test arm); recorded with the impressions and clicks.",
+    )
     record_impressions = serializers.BooleanField(
         default=True,
         help_text="true: one impression per result is recorded now. false: none until the client posts the "

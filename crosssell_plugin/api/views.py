@@ -113,7 +113,9 @@ class _RecommendationView(StoreAPIView):
         """The results, each with its signed link and token; their impressions recorded now, or
         (``record_impressions=false``) only planned, for the client to report with their tokens."""
         make = log_impressions if query["record_impressions"] else plan_impressions
-        impressions = make(self.store, recommendations, query["placement"], order=order, customer=customer)
+        impressions = make(
+            self.store, recommendations, query["placement"], order=order, customer=customer, variant=query["variant"]
+        )
         results = []
         for rec, impression in zip(recommendations, impressions, strict=True):
             token, link = tracked_link(impression)

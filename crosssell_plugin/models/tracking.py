@@ -58,6 +58,12 @@ class Impression(models.Model):
         help_text="The model that produced it; empty for the popular fallback (cold start).",
     )
     reason = models.TextField(blank=True, help_text="The reasons shown, one per line.")
+    variant = models.CharField(
+        max_length=50,
+        blank=True,
+        default="",
+        help_text="Which variant was shown (an A/B test arm named by the page or API caller); empty = none.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     key = models.UUIDField(
         default=uuid.uuid4, unique=True, editable=False, help_text="Chosen when the block is rendered; in its links."

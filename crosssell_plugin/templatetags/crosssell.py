@@ -6,13 +6,16 @@
     {% crosssell_customer_block customer placement="email" limit=4 %}
     {% crosssell_item_block item placement="item_page" limit=4 %}
 
+Each also takes ``heading="..."`` (the block's title) and ``variant="..."`` (recorded with each
+impression and click, for the page's own A/B tests; another variant is another cached block).
+
 Each renders ``crosssell/block.html`` (override it at the same path to restyle) and logs one
 :class:`~crosssell_plugin.models.Impression` per item shown, in one query. With no
 recommendations, or when anything goes wrong, it renders nothing: a recommendation block never
 breaks the page around it.
 
 A rendered block is kept in Django's default cache for ``CROSSSELL["BLOCK_CACHE_SECONDS"]``
-(900), keyed by store, order (customer, item), placement, limit, heading, language and the
+(900), keyed by store, order (customer, item), placement, limit, heading, variant, language and the
 model version that produced it: reloading the thank-you page serves the same block, with the
 same tracked links, without logging its impressions again; training a new model version
 changes the key, so the next render is fresh.
@@ -100,16 +103,17 @@ def _order_subject(external_id: str) -> str:
     return "order:" + hashlib.sha256(external_id.encode()).hexdigest()[:24]
 
 
-def _cache_key(store: Store, subject: str, placement: str, limit: int, heading: str | None) -> str:
-    """store, what the block is about ("order:12"), placement, limit, heading, language, model version."""
+def _cache_key(store: Store, subject: str, placement: str, limit: int, heading: str | None, variant: str = "") -> str:
+    """store, what the block is about ("order:<hash>"), placement, limit, heading, variant, language,
+    model version. The texts a template passes are hashed (any characters, bounded length)."""
     loaded = get_model(store)
     version = loaded.version if loaded is not None else 0
     try:  # "en-us" and "en" are one language to a project that offers "en"
         language = translation.get_supported_language_variant(get_language() or settings.LANGUAGE_CODE)
     except LookupError:
         language = get_language() or settings.LANGUAGE_CODE
-    heading_hash = hashlib.sha256((heading or "").encode()).hexdigest()[:16]
-    return f"crosssell:block:{store.pk}:{subject}:{placement}:{limit}:{heading_hash}:{language}:v{version}"
+    texts = hashlib.sha256("\x00".join((placement, heading or "", variant)).encode()).hexdigest()[:24]
+    return f"crosssell:block:{store.pk}:{subject}:{limit}:{texts}:{language}:v{version}"
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,12 @@ def _render(
     subject: str,
     limit: int,
     heading: str | None = None,
+    variant: str = "",
 ) -> str:
     """The block about ``subject`` from the cache, else ``compute()``d, rendered and cached."""
     try:
         seconds = crosssell_settings.BLOCK_CACHE_SECONDS
-        key = _cache_key(store, subject, placement, limit, heading) if seconds else ""
+        key = _cache_key(store, subject, placement, limit, heading, variant) if seconds else ""
         if key:
             cached = cache.get(key)
             if cached is not None:
@@ -145,9 +150,14 @@ def _render(
         if not computed.recommendations:
             return ""  # not cached: the store may have something to show a moment later
         impressions = log_impressions(
-            store, computed.recommendations, placement, order=computed.order, customer=computed.customer
+            store,
+            computed.recommendations,
+            placement,
+            order=computed.order,
+            customer=computed.customer,
+            variant=variant,
         )
-        html = _html(computed.recommendations, impressions, placement, heading, context.get("request"))
+        html = _html(computed.recommendations, impressions, placement, heading, context.get("request"), variant)
         if key:
             cache.set(key, {"html": html, "pending": []}, seconds)
         return html
@@ -162,6 +172,7 @@ def _html(
     placement: str,
     heading: str | None,
     request: Any = None,
+    variant: str = "",
 ) -> str:
     entries = [_entry(rec, impression) for rec, impression in zip(recommendations, impressions, strict=True)]
     return render_to_string(
@@ -169,6 +180,7 @@ def _html(
         {
             "recommendations": entries,
             "placement": placement,
+            "variant": variant,
             "heading": heading,
             "heading_id": f"crosssell-heading-{next(_block_ids)}",
         },
@@ -216,6 +228,11 @@ def _entry(rec: Recommendation, impression: Any) -> dict[str, Any]:
     }
 
 
+def _variant(variant: Any) -> str:
+    """The variant a template names (any value, as text, at most 50 characters; None = none)."""
+    return "" if variant is None else str(variant)[:50]
+
+
 def _limit(limit: Any) -> int:
     try:
         return max(0, min(int(limit), 24))
@@ -225,7 +242,12 @@ def _limit(limit: Any) -> int:
 
 @register.simple_tag(takes_context=True)
 def crosssell_block(
-    context: template.Context, order: Any, placement: str = "thank_you", limit: Any = 4, heading: str | None = None
+    context: template.Context,
+    order: Any,
+    placement: str = "thank_you",
+    limit: Any = 4,
+    heading: str | None = None,
+    variant: str = "",
 ) -> str:
     """Recommendations after ``order`` (a crosssell Order, or an Oscar order found by number).
 
@@ -255,12 +277,17 @@ def crosssell_block(
         recommendations = for_order_ahead(recorded, limit=n, placement=placement)
         return _Computed(recommendations, recorded, recorded.customer)
 
-    return _render(context, compute, store, placement, _order_subject(external_id), n, heading)
+    return _render(context, compute, store, placement, _order_subject(external_id), n, heading, _variant(variant))
 
 
 @register.simple_tag(takes_context=True)
 def crosssell_customer_block(
-    context: template.Context, customer: Any, placement: str = "next_order", limit: Any = 4, heading: str | None = None
+    context: template.Context,
+    customer: Any,
+    placement: str = "next_order",
+    limit: Any = 4,
+    heading: str | None = None,
+    variant: str = "",
 ) -> str:
     """What a crosssell Customer may buy next (an account page, an email)."""
     if not isinstance(customer, Customer):
@@ -274,12 +301,18 @@ def crosssell_customer_block(
         f"customer:{customer.pk}",
         n,
         heading,
+        _variant(variant),
     )
 
 
 @register.simple_tag(takes_context=True)
 def crosssell_item_block(
-    context: template.Context, item: Any, placement: str = "item_page", limit: Any = 4, heading: str | None = None
+    context: template.Context,
+    item: Any,
+    placement: str = "item_page",
+    limit: Any = 4,
+    heading: str | None = None,
+    variant: str = "",
 ) -> str:
     """What goes with a crosssell Item (an item page, for anyone)."""
     if not isinstance(item, Item):
@@ -293,4 +326,5 @@ def crosssell_item_block(
         f"item:{item.pk}",
         n,
         heading,
+        _variant(variant),
     )
