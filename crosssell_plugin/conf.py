@@ -75,6 +75,17 @@ def _rate(value: Any) -> str | None:
     return None
 
 
+_STORE_REF = re.compile(r"[a-z][a-z0-9_]*:\S+")
+
+
+def _store_ref(value: Any) -> str | None:
+    if value == "":
+        return None
+    if not isinstance(value, str) or not _STORE_REF.fullmatch(value):
+        return f'must be "platform:external_id" such as "oscar:default" or "custom:main", got {value!r}'
+    return None
+
+
 def _site_url(value: Any) -> str | None:
     if value == "":
         return None
@@ -203,6 +214,14 @@ SETTINGS: dict[str, Setting] = {
         "impressions are always written at once.",
         validate=_number_between(0, 60),
         hint='Use a number of seconds such as "IMPRESSION_FLUSH_SECONDS": 1 (0 = publish from the request).',
+    ),
+    "SITE_STORE": Setting(
+        default="",
+        doc='The store whose pages this site serves, as "platform:external_id": visitors of those pages may '
+        "call the REST API with their own session (their orders, their account, any item); empty = the "
+        "Oscar store when integrations.oscar is installed, else none (API keys and staff sessions only).",
+        validate=_store_ref,
+        hint='Write "SITE_STORE": "custom:main" (a Store\'s platform and external id), or leave it out.',
     ),
     "SITE_URL": Setting(
         default="",

@@ -44,6 +44,9 @@ def test_valid_settings_pass(settings) -> None:
         ({"SMS": {"BACKEND": "Console"}}, "crosssell.E003", "dotted path", '"SMS": {"BACKEND"'),
         ({"SMS": {"TOKEN": "x"}}, "crosssell.E003", "unknown keys ['TOKEN']", '"SMS": {"BACKEND"'),
         ({"BLOCK_CACHE_SECONDS": -1}, "crosssell.E003", "between 0 and 86400", '"BLOCK_CACHE_SECONDS": 900'),
+        ({"SITE_STORE": "oscar"}, "crosssell.E003", '"platform:external_id"', '"SITE_STORE": "custom:main"'),
+        ({"SITE_STORE": "oscar: x"}, "crosssell.E003", '"platform:external_id"', '"SITE_STORE": "custom:main"'),
+        ({"IMPRESSION_FLUSH_SECONDS": 61}, "crosssell.E003", "between 0 and 60", '"IMPRESSION_FLUSH_SECONDS": 1'),
     ],
 )
 def test_wrong_values_give_a_check_error_with_a_hint(settings, value, check_id, message, hint) -> None:

@@ -4,7 +4,10 @@
   :class:`~crosssell_plugin.models.ApiKey` and every query is scoped to its store.
 * DRF's ``SessionAuthentication`` for staff users of the site, who name the store with
   ``?store=<store pk>`` (:class:`HasStore`).
-* :class:`ApiRateThrottle`: ``CROSSSELL["API_RATE"]`` requests per key (or staff user).
+* Any other visitor of the site's own pages, signed in or not, with their session: a *shopper*
+  of the site's store (:mod:`crosssell_plugin.shoppers`), who may only ask about their own
+  orders and account (anything else is a 404) and about items.
+* :class:`ApiRateThrottle`: ``CROSSSELL["API_RATE"]`` requests per key (or user, or visitor's address).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from ..conf import crosssell_settings
 from ..models import ApiKey, Store
 from ..models.api import PREFIX_LENGTH, hash_key
+from ..shoppers import site_store
 
 #: last_used_at is written at most this often per key (not on every request)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -67,7 +71,10 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasStore(BasePermission):
-    """An API key (its store), or a staff user with ``?store=<store pk>``; sets ``request.store``."""
+    """Sets ``request.store``: an API key's store; for a staff user with ``?store=<store pk>``,
+    that store; for anyone else (a signed-in customer, a guest, a staff user naming no store),
+    the site's own store (:func:`~crosssell_plugin.shoppers.site_store`) with
+    ``request.crosssell_shopper = True``, which limits what the views answer."""
 
     message = "Authentication credentials were not provided."
 
@@ -76,25 +83,37 @@ class HasStore(BasePermission):
             request.store = request.auth.store
             return True
         user = request.user
-        if not (user and user.is_authenticated):
-            return False  # 401 with the Bearer challenge
-        if not user.is_staff:
-            raise exceptions.PermissionDenied(
-                "Only staff users may call the API with a session; clients use an API key."
-            )
+        signed_in = bool(user and user.is_authenticated)
         raw = request.query_params.get("store", "")
-        if not raw:
-            raise exceptions.ValidationError({"store": ["Staff sessions must name the store: ?store=<store id>."]})
-        # isascii: str.isdigit() is also true of "²", which int() refuses
-        store = Store.objects.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
+        if signed_in and user.is_staff and raw:
+            # isascii: str.isdigit() is also true of "²", which int() refuses
+            store = Store.objects.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
+            if store is None:
+                raise exceptions.ValidationError({"store": [f"No store with id {raw!r}."]})
+            request.store = store
+            return True
+        store = site_store()
         if store is None:
-            raise exceptions.ValidationError({"store": [f"No store with id {raw!r}."]})
+            if signed_in and user.is_staff:
+                raise exceptions.ValidationError({"store": ["Staff sessions must name the store: ?store=<store id>."]})
+            if signed_in:
+                raise exceptions.PermissionDenied(
+                    "This site has no store of its own (CROSSSELL['SITE_STORE']): call the API with an API key."
+                )
+            return False  # 401 with the Bearer challenge
         request.store = store
+        request.crosssell_shopper = True
         return True
 
 
+def is_shopper(request: Request) -> bool:
+    """The caller is a visitor of the site's pages (see :class:`HasStore`), not a key or staff."""
+    return bool(getattr(request, "crosssell_shopper", False))
+
+
 class ApiRateThrottle(ScopedRateThrottle):
-    """``CROSSSELL["API_RATE"]`` requests per API key (or staff user) for views of the ``crosssell`` scope."""
+    """``CROSSSELL["API_RATE"]`` requests per API key, signed-in user or (a guest) address, for views
+    of the ``crosssell`` scope."""
 
     def get_rate(self) -> str:
         return crosssell_settings.API_RATE

@@ -4,7 +4,8 @@
 ``POST customers/<email>/messages/<id>/read/``        mark one read (idempotent)
 
 The customer is named by email, as in ``recommendations/customer/<email>/``; every query is
-scoped to the API key's store.
+scoped to the caller's store. A visitor calling with their session sees only their own inbox
+(the signed-in account's email).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..models import Customer, InAppMessage
+from ..shoppers import may_see_customer
+from .authentication import is_shopper
 from .views import NOT_FOUND, RETRY_AFTER, StoreAPIView, documented, first_match
 
 #: the most messages one answer holds
@@ -53,9 +56,9 @@ class InboxSerializer(serializers.Serializer):
     unread = serializers.IntegerField(help_text="Unread messages in all.")
 
 
-def _customer(store: Any, email: str) -> Customer:
+def _customer(request: Request, store: Any, email: str) -> Customer:
     found = first_match(Customer.objects.for_store(store), email=email.strip().lower())
-    if found is None:
+    if found is None or (is_shopper(request) and not may_see_customer(request, found)):
         raise exceptions.NotFound("No customer with this email in this store.")
     return found
 
@@ -71,7 +74,7 @@ class CustomerMessages(StoreAPIView):
     def get(self, request: Request, email: str) -> Response:
         query = InboxQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        customer = _customer(self.store, email)
+        customer = _customer(request, self.store, email)
         messages = InAppMessage.objects.for_store(self.store).filter(customer=customer)
         unread = messages.filter(read_at__isnull=True)
         shown = unread if query.validated_data.get("unread") else messages
@@ -90,7 +93,7 @@ class MarkMessageRead(StoreAPIView):
         tags=["inbox"],
     )
     def post(self, request: Request, email: str, message_id: str) -> Response:
-        customer = _customer(self.store, email)
+        customer = _customer(request, self.store, email)
         messages = InAppMessage.objects.for_store(self.store).filter(customer=customer)
         # isascii: str.isdigit() is also true of "²", which int() refuses
         message = messages.filter(pk=int(message_id)).first() if message_id.isascii() and message_id.isdigit() else None

@@ -20,8 +20,9 @@ from rest_framework.views import APIView
 
 from .. import recommend
 from ..models import Customer, Impression, Item, Order, Store
+from ..shoppers import may_see_customer, may_see_order
 from ..tracking import impression_of, impression_pk_of, is_safe_target, log_impressions, plan_impressions, tracked_link
-from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
+from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore, is_shopper
 from .serializers import (
     CatalogQuerySerializer,
     ClickEventSerializer,
@@ -53,7 +54,9 @@ def invalid(description: str, example: dict[str, Any], *, per_index: bool = Fals
 ERRORS = {
     400: invalid("Invalid parameters.", {"limit": ["Ensure this value is less than or equal to 50."]}),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key."),
-    403: OpenApiResponse(ErrorSerializer, description="A session of a user who is not staff (or without CSRF token)."),
+    403: OpenApiResponse(
+        ErrorSerializer, description="A signed-in session on a site without a store of its own, or without CSRF token."
+    ),
     429: OpenApiResponse(ErrorSerializer, description="Over the rate limit (`API_RATE`); see `Retry-After`."),
 }
 RETRY_AFTER = OpenApiParameter(
@@ -81,15 +84,24 @@ def first_match(queryset: QuerySet[Any], **lookup: str) -> Any:
     return queryset.filter(**lookup).first()
 
 
+class StoreAutoSchema(AutoSchema):
+    """drf-spectacular's schema of an operation, which may also be called without credentials by a
+    visitor of the site's own pages (a shopper of the site's store, see :class:`.HasStore`)."""
+
+    def get_auth(self) -> list[dict[str, list[str]]]:
+        auths = super().get_auth()
+        return [*auths, {}] if {} not in auths else auths
+
+
 class StoreAPIView(APIView):
-    """Authenticated by API key (or staff session), scoped to one store, rate-limited."""
+    """Authenticated by API key, staff session or a shopper's session; scoped to one store, rate-limited."""
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [HasStore]
     throttle_classes = [ApiRateThrottle]
     throttle_scope = "crosssell"
     # explicit, so the host project need not set DEFAULT_SCHEMA_CLASS for our schema
-    schema = AutoSchema()
+    schema = StoreAutoSchema()
 
     @property
     def store(self) -> Store:
@@ -151,7 +163,7 @@ class OrderRecommendations(_RecommendationView):
         query = self.query()
         orders = Order.objects.for_store(self.store).select_related("store", "customer")
         found = first_match(orders, external_id=external_id)
-        if found is None:
+        if found is None or (is_shopper(request) and not may_see_order(request, found)):
             raise exceptions.NotFound(f"No order {external_id!r} in this store.")
         recs = recommend.for_order_ahead(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query, order=found, customer=found.customer)
@@ -169,7 +181,7 @@ class CustomerRecommendations(_RecommendationView):
         query = self.query()
         customers = Customer.objects.for_store(self.store).select_related("store")
         found = first_match(customers, email=email.strip().lower())
-        if found is None:
+        if found is None or (is_shopper(request) and not may_see_customer(request, found)):
             raise exceptions.NotFound("No customer with this email in this store.")
         recs = recommend.for_customer(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query, customer=found)

@@ -56,6 +56,7 @@ from django.utils.translation import get_language, to_locale
 from ..conf import crosssell_settings
 from ..models import Customer, Impression, Item, Order, Store
 from ..recommend import Recommendation, for_customer, for_item, for_order_ahead, get_model, store_of
+from ..shoppers import oscar_store_external_id
 from ..tracking import click_url, impression_row, log_impressions, plan_impressions, publish_impressions
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,7 @@ def format_price(amount: Decimal, currency: str) -> str:
 
 def _oscar_store() -> Store | None:
     """The Store of the django-oscar shop (found without importing the integration)."""
-    external_id = crosssell_settings.platform_overrides("oscar").get("STORE_EXTERNAL_ID", "default")
-    return store_of("oscar", str(external_id))
+    return store_of("oscar", oscar_store_external_id())
 
 
 def _order_by_external_id(store: Store, external_id: str) -> Order | None:

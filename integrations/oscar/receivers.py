@@ -16,12 +16,16 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from oscar.core.loading import get_class, get_model
 
+from crosssell_plugin.shoppers import remember_order
+
 logger = logging.getLogger(__name__)
 
 
 def connect() -> None:
     order_placed = get_class("order.signals", "order_placed")
     order_placed.connect(on_order_placed, dispatch_uid="crosssell_oscar_order_placed")
+    post_checkout = get_class("checkout.signals", "post_checkout")
+    post_checkout.connect(on_post_checkout, dispatch_uid="crosssell_oscar_post_checkout")
     post_save.connect(
         on_product_saved,
         sender=get_model("catalogue", "Product"),
@@ -58,6 +62,15 @@ def on_order_placed(sender: Any, order: Any = None, **kwargs: Any) -> None:
     from .tasks import record_oscar_order
 
     _after_commit(f"record Oscar order {number}", lambda: record_oscar_order.delay(order_pk))
+
+
+def on_post_checkout(sender: Any, order: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """The browser that placed the order may ask the REST API about it with its session (the
+    thank-you page's own scripts, a guest included); see :mod:`crosssell_plugin.shoppers`."""
+    try:
+        remember_order(request.session, order.number)
+    except Exception:
+        logger.exception("crosssell could not note order %r in the checkout's session", getattr(order, "number", None))
 
 
 def _sync_enabled() -> bool:
