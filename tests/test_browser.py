@@ -86,6 +86,7 @@ def test_guest_checkout_in_a_real_browser_shows_the_block_and_tracks_a_click(
     from playwright.sync_api import expect, sync_playwright
 
     executable = chromium_path()
+    assert live_server.url.startswith("http://127.0.0.1:")  # setup.cfg: --liveserver 127.0.0.1
     cleo, store = browser_shop
     product_url = live_server.url + cleo.get_absolute_url()
     ARTIFACTS.mkdir(exist_ok=True)
