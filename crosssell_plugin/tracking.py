@@ -19,6 +19,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -306,11 +307,14 @@ class ImpressionBuffer:
 
     A process killed outright (SIGKILL) loses the impressions of at most its last
     ``IMPRESSION_FLUSH_SECONDS``; a click on one of their links still records the impression
-    from its token."""
+    from its token. Where threads never run (uWSGI without ``--enable-threads``) or cannot be
+    started, rows waiting longer than ``STALLED_SECONDS`` past the interval are published by the
+    next :meth:`add` itself, and a warning says why."""
 
     FLUSH_ROWS = 200
     MESSAGE_ROWS = 500
     KEEP_ROWS = 50_000
+    STALLED_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._reset()
@@ -320,24 +324,50 @@ class ImpressionBuffer:
         self._rows: list[dict[str, Any]] = []
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        #: when the oldest waiting row was added (monotonic), 0 when none waits
+        self._since = 0.0
+        #: when the thread last woke up to flush (monotonic)
+        self._beat = 0.0
+        self._warned = False
 
     def __len__(self) -> int:
         return len(self._rows)
 
     def add(self, rows: list[dict[str, Any]]) -> None:
+        now = time.monotonic()
         with self._lock:
+            if not self._rows:
+                self._since = now
             self._rows.extend(rows)
-            waiting = len(self._rows)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="crosssell-impressions", daemon=True)
-                self._thread.start()
-        if waiting >= self.FLUSH_ROWS:
+            waiting, since = len(self._rows), self._since
+            started = self._thread is not None or self._start_thread()
+        late = crosssell_settings.IMPRESSION_FLUSH_SECONDS + self.STALLED_SECONDS
+        if not started or (now - since > late and now - self._beat > late):  # the thread is not flushing
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "The impression buffer's thread is not running (under uWSGI, use --enable-threads); "
+                    "impressions are published from the requests instead"
+                )
+            self.flush()
+        elif waiting >= self.FLUSH_ROWS:
             self._wake.set()
+
+    def _start_thread(self) -> bool:
+        thread = threading.Thread(target=self._run, name="crosssell-impressions", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no more threads can be started
+            logger.exception("The impression buffer could not start its thread")
+            return False
+        self._thread = thread
+        self._beat = time.monotonic()
+        return True
 
     def flush(self) -> int:
         """Publish every waiting row now (this thread); the number of rows published."""
         with self._lock:
-            rows, self._rows = self._rows, []
+            rows, self._rows, self._since = self._rows, [], 0.0
         if not rows:
             return 0
         try:
@@ -346,6 +376,7 @@ class ImpressionBuffer:
             with self._lock:
                 kept = rows[: max(0, self.KEEP_ROWS - len(self._rows))]
                 self._rows[:0] = kept
+                self._since = self._since or time.monotonic()
             logger.exception(
                 "%d impressions could not be published or written; %d kept for the next try", len(rows), len(kept)
             )
@@ -356,6 +387,7 @@ class ImpressionBuffer:
         while True:
             self._wake.wait(crosssell_settings.IMPRESSION_FLUSH_SECONDS or 1.0)
             self._wake.clear()
+            self._beat = time.monotonic()
             try:
                 self.flush()
             except Exception:  # pragma: no cover - flush logs its own failures

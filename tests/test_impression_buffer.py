@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -243,3 +244,14 @@ def test_a_real_worker_writes_what_the_buffer_published(
         written.filter(placement="thank_you").values_list("pk", flat=True)
     )
     assert Impression.objects.count() == 6  # the links name the rows the worker wrote
+
+
+def test_where_the_thread_never_runs_a_later_page_publishes_what_waited(queue: str, caplog: Any) -> None:
+    stuck = ImpressionBuffer()
+    stuck._thread = threading.Thread(target=lambda: None)  # as under uWSGI without threads: never runs
+    stuck.add([row(1)])
+    assert messages(queue) == [] and len(stuck) == 1  # at first it waits, like any buffer
+    stuck._since -= 61 + ImpressionBuffer.STALLED_SECONDS  # a minute later (the interval is 60 s here)
+    stuck.add([row(2)])
+    assert [[r["rank"] for r in rows] for rows in messages(queue)] == [[1, 2]] and len(stuck) == 0
+    assert "--enable-threads" in caplog.text
