@@ -356,8 +356,20 @@ class ImpressionAdmin(FullyReadOnlyMixin, admin.ModelAdmin):
         return obj.n_conversions  # type: ignore[attr-defined]
 
 
+class ImpressionFactsMixin:
+    """Columns of the impression a click or a conversion hangs off."""
+
+    @admin.display(description="Placement", ordering="impression__placement")
+    def placement(self, obj: Click | Conversion) -> str:
+        return obj.impression.placement
+
+    @admin.display(description="Store", ordering="impression__store")
+    def store(self, obj: Click | Conversion) -> Store:
+        return obj.impression.store
+
+
 @admin.register(Click)
-class ClickAdmin(FullyReadOnlyMixin, admin.ModelAdmin):
+class ClickAdmin(ImpressionFactsMixin, FullyReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created_at", "impression", "placement", "store"]
     list_filter = ["impression__store", "impression__placement", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["impression__item__title", "impression__customer__email"]
@@ -366,17 +378,9 @@ class ClickAdmin(FullyReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ["impression"]
     show_full_result_count = False
 
-    @admin.display(description="Placement", ordering="impression__placement")
-    def placement(self, obj: Click) -> str:
-        return obj.impression.placement
-
-    @admin.display(description="Store", ordering="impression__store")
-    def store(self, obj: Click) -> Store:
-        return obj.impression.store
-
 
 @admin.register(Conversion)
-class ConversionAdmin(FullyReadOnlyMixin, admin.ModelAdmin):
+class ConversionAdmin(ImpressionFactsMixin, FullyReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created_at", "item", "order", "placement", "shown_at", "store"]
     list_filter = ["impression__store", "impression__placement", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["item__title", "order__external_id", "order__customer__email"]
@@ -385,17 +389,9 @@ class ConversionAdmin(FullyReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ["impression", "order", "item"]
     show_full_result_count = False
 
-    @admin.display(description="Shown at", ordering="impression__placement")
-    def placement(self, obj: Conversion) -> str:
-        return obj.impression.placement
-
     @admin.display(description="Shown on", ordering="impression__created_at")
     def shown_at(self, obj: Conversion) -> Any:
         return obj.impression.created_at
-
-    @admin.display(description="Store", ordering="impression__store")
-    def store(self, obj: Conversion) -> Store:
-        return obj.impression.store
 
 
 @admin.register(PairCount)

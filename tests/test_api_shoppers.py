@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from oscar.core.loading import get_model
 
 from crosssell_plugin.events import CustomerData, PurchaseEvent, PurchaseLine, StoreRef
 from crosssell_plugin.ingest import record_purchase
@@ -25,23 +24,11 @@ from .test_recommend import T0, add_catalog, seed_history
 from .test_surfaces import oscar_shop  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
-OscarOrder = get_model("order", "Order")
 
 
 @pytest.fixture(autouse=True)
 def isolated(isolated_models: None) -> None:
     """Fresh model storage, no cached model or block, no throttle history (tests/conftest.py)."""
-
-
-def guest_checkout(client: Client, product: Any, email: str, capture: Any) -> Order:
-    checkout = Checkout(client)
-    checkout.add_to_basket(product)
-    checkout.start_as_guest(email)
-    checkout.choose_method_and_pay()
-    with capture(execute=True):
-        assert checkout.place_order().status_code == 302
-    number = OscarOrder.objects.order_by("-pk").first().number
-    return Order.objects.get(external_id=number)
 
 
 def test_a_guest_asks_about_the_order_placed_in_this_browser_and_nothing_else(
@@ -50,7 +37,8 @@ def test_a_guest_asks_about_the_order_placed_in_this_browser_and_nothing_else(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     cleo, gleaners, store = oscar_shop
-    order = guest_checkout(client, cleo, "agnes@example.com", django_capture_on_commit_callbacks)
+    number = Checkout(client).buy_as_guest(cleo, "agnes@example.com", django_capture_on_commit_callbacks).number
+    order = Order.objects.for_store(store).get(external_id=number)
     assert client.session[SESSION_ORDERS] == [order.external_id]
 
     mine = client.get(API + f"recommendations/order/{order.external_id}/", {"placement": "thank_you_app"})

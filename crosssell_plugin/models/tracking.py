@@ -1,12 +1,14 @@
 """What was shown, clicked and bought: impressions, clicks and conversions of recommendations.
 
 An :class:`Impression` is one recommended item rendered once (by the ``crosssell`` template
-tags and the API, one row per item). The rows are written by the ``crosssell.log_impressions``
-task in one ``bulk_create``, off the page's path; each has a random ``key`` chosen when the
-block is rendered. Its link goes through the signed redirect ``/crosssell/r/<token>/`` (the
-token names the key), which records a :class:`Click`. A later order of the same
-customer that contains the item, within ``ATTRIBUTION_WINDOW_DAYS``, records a
-:class:`Conversion` (see :func:`crosssell_plugin.receivers.attribute_purchase`).
+tags and the API, one row per item, with the variant shown if the caller names one). The rows
+are written by the ``crosssell.log_impressions`` task in one ``bulk_create``, off the page's
+path (see :mod:`crosssell_plugin.tracking`); each has a random ``key`` chosen when the block is
+rendered, and an API client that defers them reports them by their tokens. Its link goes
+through the signed redirect ``/crosssell/r/<token>/`` (the token names the key), which records
+a :class:`Click`. A later order of the same customer that contains the item, within
+``ATTRIBUTION_WINDOW_DAYS``, records a :class:`Conversion` (see
+:func:`crosssell_plugin.receivers.attribute_purchase`).
 """
 
 from __future__ import annotations
