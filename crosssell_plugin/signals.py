@@ -22,3 +22,10 @@ refund_recorded = Signal()
 #: admin). kwargs: ``customer``, ``channel`` (email | sms | in_app, or "all"), ``source``.
 #: Pending follow-ups on that channel are cancelled by the plugin's own receiver.
 consent_withdrawn = Signal()
+
+#: A page asked for the block of a platform's order that is not recorded yet (its recording task
+#: has not run: the thank-you page can be faster than the worker). kwargs: ``store`` (the Store
+#: the order belongs to), ``platform_order`` (the platform's order object, e.g. a django-oscar
+#: Order). A platform's integration may record it now; the block is then computed in the request.
+#: Sent with ``send_robust``: a receiver that raises is logged, and the page shows no block.
+order_not_recorded = Signal()

@@ -23,8 +23,9 @@ from crosssell_plugin.events import CustomerData, PurchaseEvent, PurchaseLine, S
 from crosssell_plugin.ingest import record_purchase
 from crosssell_plugin.models import Click, Conversion, Customer, Impression, Item, ModelVersion, Order, Store
 from crosssell_plugin.receivers import attribute_order
+from crosssell_plugin.recommend import compute_ahead
 from crosssell_plugin.recommend import for_order as recommend_for_order
-from crosssell_plugin.templatetags.crosssell import format_price
+from crosssell_plugin.templatetags.crosssell import format_price, render_ahead
 from crosssell_plugin.tracking import CLICK_SALT, click_token, plan_impressions
 from crosssell_plugin.training import train_store
 from integrations.base import get_adapter
@@ -538,3 +539,40 @@ def test_a_store_created_after_a_lookup_found_nothing_is_found_at_once(db: Any, 
     with CaptureQueriesContext(connection) as queries:
         assert recommend.store_of("oscar", "late") == late  # remembered for MODEL_CHECK_SECONDS
     assert queries.captured_queries == []
+
+
+def test_a_thank_you_page_faster_than_the_worker_records_the_order_and_shows_the_block(
+    client: Any, oscar_shop: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    cleo, gleaners, store = oscar_shop
+    checkout = Checkout(client)
+    checkout.add_to_basket(cleo)
+    checkout.start_as_guest("agnes@example.com")
+    checkout.choose_method_and_pay()
+    with django_capture_on_commit_callbacks() as queued:  # the recording task has not run yet
+        assert checkout.place_order().status_code == 302
+    number = OscarOrder.objects.get().number
+    assert not Order.objects.filter(external_id=number).exists()
+
+    page = client.get(reverse("checkout:thank-you"))
+
+    html = page.content.decode()
+    assert page.status_code == 200 and "The Gleaners and I" in html
+    order = Order.objects.for_store(store).get(external_id=number)  # recorded by the page's request
+    assert order.customer.email == "agnes@example.com" and order.lines.count() == 1
+    assert Impression.objects.filter(order=order, placement="thank_you", item__external_id=str(gleaners.pk)).exists()
+    shown = Impression.objects.count()
+
+    for task in queued:  # the worker's recording comes later and changes nothing
+        task()
+    assert Order.objects.filter(external_id=number).count() == 1
+    # nor does the compute_ahead task the page's recording queued: the block shown is kept
+    assert render_ahead(order, compute_ahead(order)) is False
+    again = client.get(reverse("checkout:thank-you")).content.decode()
+    assert block_of(again) == block_of(html)  # the same block and links, cached
+    assert Impression.objects.count() == shown
+
+
+def block_of(page: str) -> str:
+    start = page.index('<section class="crosssell-block"')
+    return page[start : page.index("</section>", start)]

@@ -33,7 +33,9 @@ store, i.e. the Store with platform ``"oscar"`` and the external id
 ``CROSSSELL["PLATFORMS"]["oscar"]["STORE_EXTERNAL_ID"]`` (default ``"default"``; found once per
 ``MODEL_CHECK_SECONDS`` per process), and is the crosssell Order whose ``external_id`` is the
 number, read only when the block has to be computed. The core does not import the integration to
-do this. An Oscar order that is not recorded yet (its recording task has not run) shows nothing.
+do this. An Oscar order that is not recorded yet (the page was faster than the worker) is
+recorded now by the integration (:data:`~crosssell_plugin.signals.order_not_recorded`) and its
+block computed in the request.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from ..conf import crosssell_settings
 from ..models import Customer, Impression, Item, Order, Store
 from ..recommend import Recommendation, for_customer, for_item, for_order_ahead, get_model, store_of
 from ..shoppers import oscar_store_external_id
+from ..signals import order_not_recorded
 from ..tracking import click_url, impression_row, log_impressions, plan_impressions, publish_impressions
 
 logger = logging.getLogger(__name__)
@@ -95,6 +98,21 @@ def _order_by_external_id(store: Store, external_id: str) -> Order | None:
         Order.objects.for_store(store).filter(external_id=external_id).select_related("store", "customer").order_by()
     )
     return next(iter(found[:1]), None)
+
+
+def _recorded_now(store: Store, platform_order: Any, external_id: str) -> Order | None:
+    """Ask the platform's integration to record an order the page is faster than the worker for
+    (:data:`~crosssell_plugin.signals.order_not_recorded`); the order if it is recorded now."""
+    for receiver, error in order_not_recorded.send_robust(Order, store=store, platform_order=platform_order):
+        if error is not None:
+            logger.error(
+                "Order %s of store %s could not be recorded for its page by %r",
+                external_id,
+                store.pk,
+                receiver,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+    return _order_by_external_id(store, external_id)
 
 
 def _order_subject(external_id: str) -> str:
@@ -214,8 +232,8 @@ def render_ahead(order: Order, recommendations: list[Recommendation]) -> bool:
         key = _cache_key(order.store, _order_subject(order.external_id), "thank_you", 4, None)
         impressions = plan_impressions(order.store, shown, "thank_you", order=order, customer=order.customer)
         html = _html(shown, impressions, "thank_you", None)
-    cache.set(key, {"html": html, "pending": [impression_row(i) for i in impressions]}, seconds)
-    return True
+    # add, not set: a block a page has rendered (and shown) meanwhile is kept, not replaced
+    return bool(cache.add(key, {"html": html, "pending": [impression_row(i) for i in impressions]}, seconds))
 
 
 def _entry(rec: Recommendation, impression: Any) -> dict[str, Any]:
@@ -273,6 +291,8 @@ def crosssell_block(
     def compute() -> _Computed:
         recorded = found if found is not None else _order_by_external_id(store, external_id)
         if recorded is None:  # an Oscar order whose recording task has not run yet
+            recorded = _recorded_now(store, order, external_id)
+        if recorded is None:
             return _Computed([])
         recommendations = for_order_ahead(recorded, limit=n, placement=placement)
         return _Computed(recommendations, recorded, recorded.customer)

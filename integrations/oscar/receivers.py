@@ -17,6 +17,7 @@ from django.db.models.signals import post_save
 from oscar.core.loading import get_class, get_model
 
 from crosssell_plugin.shoppers import remember_order
+from crosssell_plugin.signals import order_not_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def connect() -> None:
     order_placed.connect(on_order_placed, dispatch_uid="crosssell_oscar_order_placed")
     post_checkout = get_class("checkout.signals", "post_checkout")
     post_checkout.connect(on_post_checkout, dispatch_uid="crosssell_oscar_post_checkout")
+    order_not_recorded.connect(on_order_not_recorded, dispatch_uid="crosssell_oscar_order_not_recorded")
     post_save.connect(
         on_product_saved,
         sender=get_model("catalogue", "Product"),
@@ -71,6 +73,16 @@ def on_post_checkout(sender: Any, order: Any = None, request: Any = None, **kwar
         remember_order(request.session, order.number)
     except Exception:
         logger.exception("crosssell could not note order %r in the checkout's session", getattr(order, "number", None))
+
+
+def on_order_not_recorded(sender: Any, store: Any = None, platform_order: Any = None, **kwargs: Any) -> None:
+    """The thank-you page asks for the block of an order the worker has not recorded yet: record
+    it now, in the request (idempotent: the queued task then finds it recorded)."""
+    if getattr(store, "platform", None) != "oscar" or not isinstance(platform_order, get_model("order", "Order")):
+        return
+    from .tasks import record_oscar_order
+
+    record_oscar_order(platform_order.pk)
 
 
 def _sync_enabled() -> bool:
