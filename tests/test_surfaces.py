@@ -576,3 +576,22 @@ def test_a_thank_you_page_faster_than_the_worker_records_the_order_and_shows_the
 def block_of(page: str) -> str:
     start = page.index('<section class="crosssell-block"')
     return page[start : page.index("</section>", start)]
+
+
+def test_an_old_order_that_was_never_recorded_is_not_recorded_by_its_page(
+    client: Any, oscar_shop: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    cleo, _gleaners, store = oscar_shop
+    checkout = Checkout(client)
+    checkout.add_to_basket(cleo)
+    checkout.start_as_guest("agnes@example.com")
+    checkout.choose_method_and_pay()
+    with django_capture_on_commit_callbacks():  # never recorded (placed before crosssell ran, say)
+        assert checkout.place_order().status_code == 302
+    oscar_order = OscarOrder.objects.get()
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):  # the customer looks later
+        assert render('{% crosssell_block order placement="order_detail" %}', order=oscar_order) == ""
+    assert not Order.objects.for_store(store).filter(external_id=oscar_order.number).exists()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import post_save
+from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 
 from crosssell_plugin.shoppers import remember_order
@@ -75,10 +77,20 @@ def on_post_checkout(sender: Any, order: Any = None, request: Any = None, **kwar
         logger.exception("crosssell could not note order %r in the checkout's session", getattr(order, "number", None))
 
 
+#: only an order placed this recently is recorded by a page (:func:`on_order_not_recorded`)
+RECORD_ON_PAGE_WITHIN = timedelta(hours=1)
+
+
 def on_order_not_recorded(sender: Any, store: Any = None, platform_order: Any = None, **kwargs: Any) -> None:
     """The thank-you page asks for the block of an order the worker has not recorded yet: record
-    it now, in the request (idempotent: the queued task then finds it recorded)."""
+    it now, in the request (idempotent: the queued task then finds it recorded). Only an order
+    placed within :data:`RECORD_ON_PAGE_WITHIN`: an older one that was never recorded (placed
+    before crosssell was installed, say) waits for ``crosssell_oscar_sync --orders``, so that
+    opening an old order's page never starts its follow-ups."""
     if getattr(store, "platform", None) != "oscar" or not isinstance(platform_order, get_model("order", "Order")):
+        return
+    placed = platform_order.date_placed
+    if placed is None or timezone.now() - placed > RECORD_ON_PAGE_WITHIN:
         return
     from .tasks import record_oscar_order
 
