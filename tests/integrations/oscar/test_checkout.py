@@ -201,7 +201,9 @@ def test_an_unreachable_broker_never_breaks_checkout(
     assert time.monotonic() - started < 10
 
     assert Basket._default_manager.get(pk=oscar_order.basket_id).status == Basket.SUBMITTED
-    assert not Order.objects.exists()
+    # the recording task could not be queued, but the thank-you page (guest_checkout opens it)
+    # recorded the order itself: nothing is lost while the broker is down
+    assert Order.objects.get().external_id == oscar_order.number
     errors = _oscar_log_errors(caplog)
     assert len(errors) == 1
     assert oscar_order.number in errors[0].getMessage()
