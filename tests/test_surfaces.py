@@ -454,15 +454,9 @@ def test_oscar_thank_you_page_shows_the_block_and_logs_impressions(
     client: Any, oscar_shop: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     cleo, gleaners, store = oscar_shop
-    checkout = Checkout(client)
-    checkout.add_to_basket(cleo)
-    checkout.start_as_guest("agnes@example.com")
-    checkout.choose_method_and_pay()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = checkout.place_order()
-    assert response.status_code == 302 and response["Location"] == reverse("checkout:thank-you")
+    Checkout(client).buy_as_guest(cleo, "agnes@example.com", django_capture_on_commit_callbacks)
 
-    page = client.get(response["Location"])
+    page = client.get(reverse("checkout:thank-you"))
 
     assert page.status_code == 200
     html = page.content.decode()
@@ -545,13 +539,10 @@ def test_a_thank_you_page_faster_than_the_worker_records_the_order_and_shows_the
     client: Any, oscar_shop: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     cleo, gleaners, store = oscar_shop
-    checkout = Checkout(client)
-    checkout.add_to_basket(cleo)
-    checkout.start_as_guest("agnes@example.com")
-    checkout.choose_method_and_pay()
-    with django_capture_on_commit_callbacks() as queued:  # the recording task has not run yet
-        assert checkout.place_order().status_code == 302
-    number = OscarOrder.objects.get().number
+    checkout = Checkout(client)  # the recording task has not run yet
+    number = checkout.buy_as_guest(
+        cleo, "agnes@example.com", django_capture_on_commit_callbacks, run_on_commit=False
+    ).number
     assert not Order.objects.filter(external_id=number).exists()
 
     page = client.get(reverse("checkout:thank-you"))
@@ -563,7 +554,7 @@ def test_a_thank_you_page_faster_than_the_worker_records_the_order_and_shows_the
     assert Impression.objects.filter(order=order, placement="thank_you", item__external_id=str(gleaners.pk)).exists()
     shown = Impression.objects.count()
 
-    for task in queued:  # the worker's recording comes later and changes nothing
+    for task in checkout.queued:  # the worker's recording comes later and changes nothing
         task()
     assert Order.objects.filter(external_id=number).count() == 1
     # nor does the compute_ahead task the page's recording queued: the block shown is kept
@@ -585,13 +576,10 @@ def test_an_old_order_that_was_never_recorded_is_not_recorded_by_its_page(
     from django.utils import timezone
 
     cleo, _gleaners, store = oscar_shop
-    checkout = Checkout(client)
-    checkout.add_to_basket(cleo)
-    checkout.start_as_guest("agnes@example.com")
-    checkout.choose_method_and_pay()
-    with django_capture_on_commit_callbacks():  # never recorded (placed before crosssell ran, say)
-        assert checkout.place_order().status_code == 302
-    oscar_order = OscarOrder.objects.get()
+    # never recorded (placed before crosssell ran, say)
+    oscar_order = Checkout(client).buy_as_guest(
+        cleo, "agnes@example.com", django_capture_on_commit_callbacks, run_on_commit=False
+    )
     with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):  # the customer looks later
         assert render('{% crosssell_block order placement="order_detail" %}', order=oscar_order) == ""
     assert not Order.objects.for_store(store).filter(external_id=oscar_order.number).exists()

@@ -162,13 +162,14 @@ class Checkout:
         """POST the preview; returns the response (a 302 to the thank-you page on success)."""
         return self.client.post(reverse("checkout:preview"), {"action": "place_order"})
 
-    def buy_as_guest(self, product: Any, email: str, capture_on_commit: Any) -> Any:
-        """The whole guest checkout of one digital product, with the on-commit work (crosssell's
-        recording and computing ahead) run; returns Oscar's order."""
+    def buy_as_guest(self, product: Any, email: str, capture_on_commit: Any, *, run_on_commit: bool = True) -> Any:
+        """The whole guest checkout of one digital product; returns Oscar's order. The on-commit
+        work (crosssell's recording and computing ahead) is run, or with ``run_on_commit=False``
+        kept in ``self.queued`` (as when the worker has not got to it yet)."""
         self.add_to_basket(product)
         self.start_as_guest(email)
         self.choose_method_and_pay()
-        with capture_on_commit(execute=True):
+        with capture_on_commit(execute=run_on_commit) as self.queued:
             response = self.place_order()
         assert response.status_code == 302 and response["Location"] == reverse("checkout:thank-you")
         return get_model("order", "Order").objects.order_by("-pk").first()
