@@ -106,11 +106,6 @@ class HasStore(BasePermission):
         return True
 
 
-def is_shopper(request: Request) -> bool:
-    """The caller is a visitor of the site's pages (see :class:`HasStore`), not a key or staff."""
-    return bool(getattr(request, "crosssell_shopper", False))
-
-
 class ApiRateThrottle(ScopedRateThrottle):
     """``CROSSSELL["API_RATE"]`` requests per API key, signed-in user or (a guest) address, for views
     of the ``crosssell`` scope."""

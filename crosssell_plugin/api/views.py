@@ -19,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import recommend
-from ..models import Customer, Impression, Item, Order, Store
+from ..models import Customer, Item, Order, Store
 from ..shoppers import may_see_customer, may_see_order
-from ..tracking import impression_of, impression_pk_of, is_safe_target, log_impressions, plan_impressions, tracked_link
-from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore, is_shopper
+from ..tracking import impression_of, is_safe_target, log_impressions, plan_impressions, tracked_link
+from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
 from .serializers import (
     CatalogQuerySerializer,
     ClickEventSerializer,
@@ -163,7 +163,7 @@ class OrderRecommendations(_RecommendationView):
         query = self.query()
         orders = Order.objects.for_store(self.store).select_related("store", "customer")
         found = first_match(orders, external_id=external_id)
-        if found is None or (is_shopper(request) and not may_see_order(request, found)):
+        if found is None or not may_see_order(request, found):
             raise exceptions.NotFound(f"No order {external_id!r} in this store.")
         recs = recommend.for_order_ahead(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query, order=found, customer=found.customer)
@@ -181,7 +181,7 @@ class CustomerRecommendations(_RecommendationView):
         query = self.query()
         customers = Customer.objects.for_store(self.store).select_related("store")
         found = first_match(customers, email=email.strip().lower())
-        if found is None or (is_shopper(request) and not may_see_customer(request, found)):
+        if found is None or not may_see_customer(request, found):
             raise exceptions.NotFound("No customer with this email in this store.")
         recs = recommend.for_customer(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query, customer=found)
@@ -259,10 +259,7 @@ class ClickEvent(StoreAPIView):
     def post(self, request: Request) -> Response:
         serializer = ClickEventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pk = impression_pk_of(serializer.validated_data["token"], self.store.pk)
-        impression = (
-            Impression.objects.for_store(self.store).select_related("item").filter(pk=pk).first() if pk else None
-        )
+        impression = impression_of(serializer.validated_data["token"], self.store.pk)  # with its item
         if impression is None:
             raise exceptions.ValidationError({"token": [BAD_LINK]})
         agent = serializer.validated_data.get("user_agent", request.headers.get("User-Agent", ""))

@@ -92,9 +92,9 @@ def on_order_not_recorded(sender: Any, store: Any = None, platform_order: Any = 
     placed = platform_order.date_placed
     if placed is None or timezone.now() - placed > RECORD_ON_PAGE_WITHIN:
         return
-    from .tasks import record_oscar_order
+    from .tasks import record_order
 
-    record_oscar_order(platform_order.pk)
+    record_order(platform_order)
 
 
 def _sync_enabled() -> bool:

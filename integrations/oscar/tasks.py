@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.db import OperationalError
@@ -27,10 +28,13 @@ MAX_RETRIES = 5
 )
 def record_oscar_order(order_pk: int) -> str:
     """Record the Oscar order ``order_pk`` as a crosssell purchase."""
-    adapter = OscarAdapter()
-    adapter.store()
-    order = get_model("order", "Order").objects.get(pk=order_pk)
-    result = record_purchase(adapter.order_to_event(order))
+    OscarAdapter().store()  # created on first use
+    return record_order(get_model("order", "Order").objects.get(pk=order_pk))
+
+
+def record_order(order: Any) -> str:
+    """Record an Oscar order (its store exists) as a crosssell purchase: recorded, updated or unchanged."""
+    result = record_purchase(OscarAdapter().order_to_event(order))
     state = "recorded" if result.created else "updated" if result.updated else "unchanged"
     logger.info("Oscar order %s %s (crosssell order %s)", order.number, state, result.order.pk)
     return state
