@@ -23,6 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 STORE_REF = StoreRef("custom", "test-store")
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_stores_or_models() -> Iterator[None]:
+    """Each test starts without the Stores and models a process remembers (``store_of``,
+    ``get_model``): another test's rows, rolled back, are not this test's."""
+    from crosssell_plugin import recommend
+
+    recommend.clear_cache()
+    yield
+
+
 @pytest.fixture
 def store(db: Any) -> Store:
     return Store.objects.create(

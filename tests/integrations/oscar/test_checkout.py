@@ -17,6 +17,7 @@ from oscar.core.loading import get_model
 
 from crosssell_plugin.models import Customer, Order
 from crosssell_plugin.signals import purchase_recorded
+from integrations.base import get_adapter
 from integrations.oscar.tasks import record_oscar_order
 from tests.conftest import celery_configured
 
@@ -195,6 +196,7 @@ def test_an_unreachable_broker_never_breaks_checkout(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     film = catalogue.product("film", "Le Bonheur", upc="FILM-BONHEUR", price="6.00")
+    get_adapter("oscar").store()  # the shop's Store exists, as after its first sync
 
     started = time.monotonic()
     oscar_order = guest_checkout(checkout, film, django_capture_on_commit_callbacks)
