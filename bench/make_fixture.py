@@ -1,11 +1,14 @@
-"""Writes a small synthetic shop (items.csv, orders.csv) for checking the CSV path of bench.quality.
+"""Writes a synthetic shop as the plugin's CSV pair (items.csv, orders.csv).
 
     python -m bench.make_fixture [--out bench/fixtures] [--seed 7]
+    python -m bench.make_fixture --baskets --out DIR [--seed 7] [--items 4000] [--customers 2000] [--orders N]
 
-Invented data, no real shop or dataset behind it: 200 items in 10 themes, 320 customers who
-each favour one or two themes and buy 1-4 items per order over 240 days, with some items that
-tend to be bought together ("kits"), so that a recommender has something to find. Seeded: the
-same command writes the same files.
+Invented data, no real shop or dataset behind it. By default, the small fixture for checking
+the CSV path of bench.quality: 200 items in 10 themes, 320 customers who each favour one or two
+themes and buy 1-4 items per order over 240 days, with some items that tend to be bought
+together ("kits"), so that a recommender has something to find. With ``--baskets``, the basket
+shop of ``bench/baskets.py`` (one kind, multi-line orders, repeat customers, seasons; about
+190,000 lines at the default size). Seeded: the same command writes the same files.
 """
 
 from __future__ import annotations
@@ -101,9 +104,23 @@ def write(out: Path, items: list[Item], orders: list[list[object]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "fixtures"))
+    parser.add_argument("--out", help="directory to write to (default: bench/fixtures; required with --baskets)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--baskets", action="store_true", help="the basket shop of bench/baskets.py")
+    parser.add_argument("--items", type=int, default=4000, help="with --baskets: catalogue size")
+    parser.add_argument("--customers", type=int, default=2000, help="with --baskets: customers")
+    parser.add_argument("--orders", type=int, default=None, help="with --baskets: about this many orders in all")
     args = parser.parse_args()
+    if args.baskets:
+        if not args.out:
+            parser.error("--baskets needs --out (bench/fixtures keeps the small fixture)")
+        from bench.baskets import generate_dataset, write_csv
+
+        dataset = generate_dataset(args.seed, items=args.items, customers=args.customers, orders=args.orders)
+        write_csv(dataset, Path(args.out))
+        print(f"wrote {dataset.catalog.size} items and {len(dataset.events)} order lines to {args.out}")
+        return
+    args.out = args.out or str(Path(__file__).resolve().parent / "fixtures")
     rng = random.Random(args.seed)
     items = make_items(rng)
     orders = make_orders(rng, items)
