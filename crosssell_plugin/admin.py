@@ -21,6 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .admin_forms import StoreForm
 from .models import (
     ApiKey,
     Click,
@@ -81,6 +82,20 @@ class StoreAdmin(admin.ModelAdmin):
     list_filter = ["platform", "is_active", "currency"]
     search_fields = ["name", "external_id"]
     readonly_fields = ["created_at", "updated_at"]
+    form = StoreForm
+    fieldsets = [
+        (None, {"fields": ["platform", "external_id", "name", "currency", "timezone", "is_active"]}),
+        (
+            "Recommendation rules",
+            {
+                "fields": StoreForm.rule_fields(),
+                "description": "How this store's recommendation lists are ordered. Rules reorder a list and "
+                "never shorten it: only what the customer owns, what is unavailable and what is excluded "
+                "here is left out, and a list is filled with other items when the store has them.",
+            },
+        ),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Store]:
         return super().get_queryset(request).annotate(order_count=Count("orders"))

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
+from .events import ItemKind
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -134,6 +136,82 @@ def _quiet_hours(value: Any) -> str | None:
     return None
 
 
+#: ``CROSSSELL["RULES"]`` keys and their defaults: the business rules of every store, right for a
+#: film store (at most one merchandise item before the films), a course school (the next module
+#: first) and a shop of one kind (nothing is held back when everything is merchandise).
+RULES_DEFAULTS: dict[str, Any] = {
+    "MAX_PER_KIND": {"merch": 1},
+    "EXCLUDED_KINDS": [],
+    "PRICE_BAND": [0.0, 3.0],
+    "PRICE_PENALTY": 0.5,
+    "SEQUENCE_FIRST": True,
+}
+#: the keys a store's own rules (``Store.rules``, set in the admin) may have: the same, plus its
+#: margin weight (else ``CROSSSELL["MARGIN_WEIGHT"]``) and the Item pks it never recommends
+STORE_RULE_KEYS = (*RULES_DEFAULTS, "MARGIN_WEIGHT", "EXCLUDED_ITEMS")
+_KIND_NAMES = ", ".join(k.value for k in ItemKind)
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value == value  # not NaN
+
+
+def _kinds_problem(key: str, kinds: Any) -> str | None:
+    unknown = sorted({str(kind) for kind in kinds if kind not in set(ItemKind)})
+    if unknown:
+        return f'["{key}"] has unknown kinds {unknown} (kinds: {_KIND_NAMES})'
+    return None
+
+
+def rules_problem(value: Any, keys: tuple[str, ...] = tuple(RULES_DEFAULTS)) -> str | None:
+    """What is wrong with a dict of business rules (``CROSSSELL["RULES"]``, or a store's own
+    rules with ``keys=STORE_RULE_KEYS``), said after the dict's name; None when it is valid."""
+    if not isinstance(value, Mapping):
+        return f"must be a dict of rules, got {type(value).__name__} {value!r}"
+    for key in value:
+        if key not in keys:
+            if key == "MARGIN_WEIGHT":
+                return 'has the key "MARGIN_WEIGHT", which is a setting of its own: write CROSSSELL["MARGIN_WEIGHT"]'
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            guess = f'; did you mean "{close[0]}"?' if close else ""
+            return f"has an unknown key {key!r}{guess} (known keys: {', '.join(keys)})"
+    caps = value.get("MAX_PER_KIND", {})
+    if not isinstance(caps, Mapping):
+        return f'["MAX_PER_KIND"] must be a dict of kind -> number of items, got {caps!r}'
+    if problem := _kinds_problem("MAX_PER_KIND", caps):
+        return problem
+    for kind, cap in caps.items():
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 1_000:
+            return f'["MAX_PER_KIND"]["{kind}"] must be a whole number of items from 0 to 1000, got {cap!r}'
+    excluded = value.get("EXCLUDED_KINDS", [])
+    if not isinstance(excluded, list | tuple) or not all(isinstance(k, str) for k in excluded):
+        return f'["EXCLUDED_KINDS"] must be a list of kinds, got {excluded!r}'
+    if problem := _kinds_problem("EXCLUDED_KINDS", excluded):
+        return problem
+    band = value.get("PRICE_BAND", RULES_DEFAULTS["PRICE_BAND"])
+    if band is not None and (
+        not isinstance(band, list | tuple)
+        or len(band) != 2
+        or not all(_is_number(b) for b in band)
+        or not 0 <= band[0] < band[1] <= 1_000
+    ):
+        return (
+            f'["PRICE_BAND"] must be None or [low, high] (multiples of the price bought), 0 <= low < high, got {band!r}'
+        )
+    penalty = value.get("PRICE_PENALTY", 0.5)
+    if not _is_number(penalty) or not 0 <= penalty <= 1:
+        return f'["PRICE_PENALTY"] must be a number from 0 to 1 (what a score outside the band keeps), got {penalty!r}'
+    if not isinstance(value.get("SEQUENCE_FIRST", True), bool):
+        return f'["SEQUENCE_FIRST"] must be True or False, got {value["SEQUENCE_FIRST"]!r}'
+    margin = value.get("MARGIN_WEIGHT", 0.0)
+    if not _is_number(margin) or not 0 <= margin <= 10:
+        return f'["MARGIN_WEIGHT"] must be a number from 0 to 10, got {margin!r}'
+    items = value.get("EXCLUDED_ITEMS", [])
+    if not isinstance(items, list | tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        return f'["EXCLUDED_ITEMS"] must be a list of item ids (Item pks), got {items!r}'
+    return None
+
+
 def _platforms(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return f"must be a dict of platform id -> options dict, got {type(value).__name__}"
@@ -190,6 +268,18 @@ SETTINGS: dict[str, Setting] = {
         "best-margin candidate's score by 30 % (items without a known margin are not lifted).",
         validate=_number_between(0, 10),
         hint='Use a number between 0 and 10 such as "MARGIN_WEIGHT": 0.3 (0 = ignore margin).',
+    ),
+    "RULES": Setting(
+        default=RULES_DEFAULTS,
+        doc="The business rules applied to every recommendation list, before a store's own (set on the Store "
+        "in the admin): MAX_PER_KIND (kind -> how many items of that kind come before the other kinds; the "
+        "rest follow them, never dropped, and a store of one kind is not affected), EXCLUDED_KINDS (kinds "
+        "never recommended), PRICE_BAND ([low, high] multiples of the price bought, or None) and "
+        "PRICE_PENALTY (what the score of an item outside the band keeps), SEQUENCE_FIRST (the next "
+        "module or episode first). A key left out keeps its default.",
+        validate=rules_problem,
+        hint='Write "RULES": {"MAX_PER_KIND": {"merch": 1}, "EXCLUDED_KINDS": [], "PRICE_BAND": [0, 3], '
+        '"PRICE_PENALTY": 0.5, "SEQUENCE_FIRST": True} (every key optional; kinds: ' + _KIND_NAMES + ").",
     ),
     "API_RATE": Setting(
         default="600/min",
@@ -353,6 +443,7 @@ def validation_errors() -> list[tuple[str, str, str]]:
             problems.append(("crosssell.E002", f"CROSSSELL has an unknown key {key!r}.", hint))
             continue
         error = spec.validate(value)
-        if error:
-            problems.append(("crosssell.E003", f'CROSSSELL["{key}"] {error}.', spec.hint))
+        if error:  # an error about a key inside the value starts with it: CROSSSELL["RULES"]["PRICE_BAND"]
+            space = "" if error.startswith("[") else " "
+            problems.append(("crosssell.E003", f'CROSSSELL["{key}"]{space}{error}.', spec.hint))
     return problems

@@ -4,7 +4,7 @@ Two files, both UTF-8 (a byte-order mark is fine), comma-separated, header on li
 names exactly as below (a missing or unknown column stops the import before anything is read):
 
 ``items.csv``: ``item_id,title,kind,price,description,tags``
-    ``kind`` is one of film, series, episode, course, module, merch, bundle, subscription;
+    ``kind`` is one of film, series, episode, course, module, merch, bundle, subscription, product;
     ``price`` is a decimal string in the store's currency (``9.99``; ``9.999`` is refused in EUR);
     ``tags`` are separated by ``|``. ``description`` and ``tags`` may be blank. An item already in
     the store keeps everything the file has no column for (genres, people, parent, raw payload...).

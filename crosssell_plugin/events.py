@@ -51,6 +51,8 @@ class ItemKind(StrEnum):
     MERCH = "merch"
     BUNDLE = "bundle"
     SUBSCRIPTION = "subscription"
+    #: any other physical product (what a store sells when it is neither media, learning nor merchandise)
+    PRODUCT = "product"
 
 
 class Channel(StrEnum):

@@ -16,8 +16,12 @@ How a call is served:
    not owned, then re-ranked by :func:`crosssell_plugin.engine.rules.rerank` and explained.
 3. Cold start: with no trained model (or when the trigger is an item newer than the model and
    there is no other evidence) the store's most popular available items are returned (by number
-   of orders; the same kind as the trigger when there is one), each with a "popular" reason.
-   The model's own results are topped up the same way when it finds fewer than ``limit``.
+   of orders; those of the trigger's kind first when there is one), each with a "popular" reason.
+4. Every list is filled to ``limit`` while the store has eligible items (the store's rules,
+   :func:`crosssell_plugin.rules_config.rules_for`, reorder and never shorten it): the model's
+   results, then popular items, then the store's other available items (newest first, no
+   reason). Items beyond their kind's soft cap come after the others, so a popular film takes
+   the place of a second T-shirt; a store selling one kind is not capped at all.
 
 Every query is scoped to the store of the order, customer or item. Results are deterministic.
 """
@@ -29,17 +33,19 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import numpy as np
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Case, Count, IntegerField, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -50,6 +56,7 @@ from .engine.explain import Reason, explain
 from .engine.model import HybridModel, Request, Task
 from .engine.rules import CatalogArrays, Rules, rerank
 from .models import Consumption, Customer, Item, ModelVersion, Order, OrderLine, PairCount, Store
+from .rules_config import rules_for
 from .training import item_text, rebase_pair_counts
 
 logger = logging.getLogger(__name__)
@@ -581,8 +588,9 @@ def _recommend(
     blocked = set(owned) | set(history) | ({trigger} if trigger is not None else set())
     entry = _entry(store)
     loaded, catalog = entry.loaded, entry.catalog
+    rules = rules_for(store)
     if loaded is None or catalog is None:  # cold start: no trained model yet
-        return _popular(store, entry, blocked, limit, task, placement, reads=reads)
+        return _filled(store, entry, [], blocked, limit, task, placement, rules, reads=reads)
     index = loaded.index
     trigger_idx = index.get(trigger) if trigger is not None else None
     history_idx = [index[pk] for pk in history if pk in index]
@@ -590,23 +598,19 @@ def _recommend(
         # an item newer than the model, and nothing else to go on: popular items of its kind
         if trigger_kind is None:
             trigger_kind = Item.objects.for_store(store).filter(pk=trigger).values_list("kind", flat=True).first()
-        return _popular(store, entry, blocked, limit, task, placement, kind=trigger_kind, reads=reads)
+        return _filled(store, entry, [], blocked, limit, task, placement, rules, kind=trigger_kind, reads=reads)
     scoring_task = Task.NEXT_ORDER if trigger_idx is None and task == Task.POST_PURCHASE else task
     request = Request(history=history_idx, trigger=trigger_idx, task=scoring_task)
     served = _Served(loaded, request, catalog, task=task)
     request.extra = _recent_pairs(store, served, reads)
     owned_idx = sorted({index[pk] for pk in blocked if pk in index} - {trigger_idx})
     pool = loaded.model.recommend(request, k=limit * POOL_FACTOR, exclude=owned_idx, allowed=catalog.available)
-    rules = Rules(margin_weight=float(crosssell_settings.MARGIN_WEIGHT))
-    ranked = rerank(pool, catalog, owned=owned_idx, trigger=trigger_idx, k=limit + SPARE, rules=rules)
+    ranked = rerank(pool, catalog, owned=owned_idx, trigger=trigger_idx, k=limit + SPARE, rules=rules.mapped(index))
     results = _explained(store, served, ranked, placement, limit, reads)
-    if len(results) < limit:
-        taken = blocked | {r.item.pk for r in results}
-        kinds = [r.item.kind for r in results]
-        results += _popular(
-            store, entry, taken, limit - len(results), task, placement, kinds_taken=kinds, rules=rules, reads=reads
-        )
-    return results
+    kinds = catalog.available_kinds
+    if _complete(results, limit, rules, kinds):
+        return results  # the common case: the model filled the list, no query more
+    return _filled(store, entry, results, blocked, limit, task, placement, rules, kinds=kinds, reads=reads)
 
 
 def _request_items(request: Request) -> list[int]:
@@ -823,39 +827,122 @@ def _popularity(store: Store, entry: _Entry) -> list[_PopularItem]:
     return entry.popular
 
 
-def _popular(
+# --- filling the list: popular items, then the store's other items --------------------------
+
+
+class _Fill:
+    """A list being filled to ``limit`` under the soft caps per kind: the items within their
+    kind's cap (``first``) and those beyond it (``later``), each in the order they came; the
+    list shown is ``first`` then ``later`` (for items of one kind, simply the order they came)."""
+
+    def __init__(self, limit: int, caps: Mapping[str, int], blocked: Collection[int]) -> None:
+        self.limit, self.caps = limit, caps
+        self.first: list[Recommendation] = []
+        self.later: list[Recommendation] = []
+        self.counts: Counter[str] = Counter()
+        #: every item that must not be added: blocked, or added already
+        self.seen = set(blocked)
+
+    def fits(self, kind: str) -> bool:
+        """Whether one more item of ``kind`` would come before the items beyond their caps."""
+        cap = self.caps.get(kind)
+        return cap is None or self.counts[kind] < cap
+
+    def add(self, rec: Recommendation) -> None:
+        if rec.item.pk in self.seen:
+            return
+        self.seen.add(rec.item.pk)
+        if self.fits(rec.item.kind):
+            self.counts[rec.item.kind] += 1
+            self.first.append(rec)
+        elif len(self.later) < self.limit:
+            self.later.append(rec)
+
+    def full(self) -> bool:
+        """Whether ``limit`` items fit within their caps: nothing found later can take a place."""
+        return len(self.first) >= self.limit
+
+    def improvable(self, kinds: Collection[str] | None) -> bool:
+        """Whether more items may change the list: it is short, or some of it is beyond a cap
+        and the store sells a kind with room (``kinds``: the kinds it sells; None if unknown)."""
+        if self.full():
+            return False
+        if len(self.first) + len(self.later) < self.limit or kinds is None:
+            return True
+        return any(self.fits(kind) for kind in kinds)
+
+    def result(self) -> list[Recommendation]:
+        return (self.first + self.later)[: self.limit]
+
+
+def _complete(results: Sequence[Recommendation], limit: int, rules: Rules, kinds: Collection[str]) -> bool:
+    """Whether the model's ``results`` need nothing from the store's other items: ``limit`` of
+    them, and none beyond its kind's cap unless every kind the store sells (``kinds``) is
+    capped already. Reads nothing."""
+    if len(results) < limit:
+        return False
+    counts = Counter(r.item.kind for r in results)
+    if not any(n > rules.max_per_kind.get(kind, n) for kind, n in counts.items()):
+        return True
+    return not any(counts[kind] < rules.max_per_kind.get(kind, math.inf) for kind in set(kinds) - rules.excluded_kinds)
+
+
+def _filled(
     store: Store,
     entry: _Entry,
+    results: Sequence[Recommendation],
     blocked: Collection[int],
     limit: int,
     task: str,
     placement: str,
+    rules: Rules,
     *,
     kind: str | None = None,
-    kinds_taken: Sequence[str] = (),
-    rules: Rules | None = None,
+    kinds: Collection[str] | None = None,
     reads: SharedReads | None = None,
 ) -> list[Recommendation]:
-    """The store's available items by number of orders (ties by pk), with "popular" reasons."""
-    rules = rules or Rules()
-    # at most N of a kind (rules.max_per_kind), unless only one kind was asked for
-    caps = {} if kind is not None else rules.max_per_kind
-    per_kind: dict[str, int] = {}
-    for k in kinds_taken:
-        per_kind[k] = per_kind.get(k, 0) + 1
-    candidates = (p for p in _popularity(store, entry) if p.pk not in blocked and (kind is None or p.kind == kind))
-    results: list[Recommendation] = []
-    while len(results) < limit:
-        chosen: list[_PopularItem] = []
-        for p in candidates:
-            if p.kind in caps and per_kind.get(p.kind, 0) >= caps[p.kind]:
-                continue
-            per_kind[p.kind] = per_kind.get(p.kind, 0) + 1
-            chosen.append(p)
-            if len(chosen) == limit - len(results):
-                break
+    """``results`` (the model's, maybe none) topped up to ``limit``: with the store's popular
+    items, then, if still short (or still beyond a cap while the store sells ``kinds`` with room;
+    None = unknown), with its other available items; excluded items and kinds never.
+
+    ``kind``: the trigger's kind, when it is all there is to go on (a new item): items of that
+    kind come first and are not capped."""
+    caps = {k: cap for k, cap in rules.max_per_kind.items() if k != kind}
+    fill = _Fill(limit, caps, blocked)
+    for rec in results:
+        fill.add(rec)
+    if kinds is not None:
+        kinds = set(kinds) - rules.excluded_kinds
+    _popular(store, entry, fill, rules, task, placement, kind=kind, reads=reads)
+    if fill.improvable(kinds):
+        _others(store, fill, rules, task, placement, kind=kind)
+    return fill.result()
+
+
+def _popular(
+    store: Store,
+    entry: _Entry,
+    fill: _Fill,
+    rules: Rules,
+    task: str,
+    placement: str,
+    *,
+    kind: str | None = None,
+    reads: SharedReads | None = None,
+) -> None:
+    """Adds the store's available items by number of orders (ties by pk; those of ``kind``
+    first), with "popular" reasons, to ``fill``, until it is full or they run out."""
+    ranking = _popularity(store, entry)
+    ordered = (
+        chain((p for p in ranking if p.kind == kind), (p for p in ranking if p.kind != kind))
+        if kind is not None
+        else iter(ranking)
+    )
+    candidates = (p for p in ordered if p.pk not in fill.seen and not rules.excludes(p.kind, p.pk))
+    while not fill.full():
+        chosen = _plan(fill, candidates)
         if not chosen:
-            break
+            return
         # availability as of now: an item may have been withdrawn since the ranking was computed
         if reads is not None:
             items = {pk: item for pk, item in reads.items([p.pk for p in chosen]).items() if item.available}
@@ -863,18 +950,58 @@ def _popular(
             items = Item.objects.for_store(store).filter(available=True).in_bulk([p.pk for p in chosen])
         for p in chosen:
             item = items.get(p.pk)
-            if item is None:
-                per_kind[p.kind] -= 1
-                continue
-            reason = Reason("popular", count=p.buyers)
-            results.append(
-                Recommendation(
-                    item=item,
-                    score=float(p.orders),
-                    reasons=[reason],
-                    reason_texts=[f"Popular right now ({_plural(p.buyers, 'buyer')})"],
-                    task=str(task),
-                    placement=placement,
+            if item is not None:
+                fill.add(
+                    Recommendation(
+                        item=item,
+                        score=float(p.orders),
+                        reasons=[Reason("popular", count=p.buyers)],
+                        reason_texts=[f"Popular right now ({_plural(p.buyers, 'buyer')})"],
+                        task=str(task),
+                        placement=placement,
+                    )
                 )
-            )
-    return results
+
+
+def _plan(fill: _Fill, candidates: Iterator[_PopularItem]) -> list[_PopularItem]:
+    """The next candidates that would fill ``fill`` if all were still available (one read)."""
+    counts, first, later = Counter(fill.counts), len(fill.first), len(fill.later)
+    chosen = []
+    for p in candidates:
+        cap = fill.caps.get(p.kind)
+        if cap is None or counts[p.kind] < cap:
+            counts[p.kind] += 1
+            first += 1
+        elif later < fill.limit:
+            later += 1
+        else:
+            continue  # beyond its cap, and enough such items already: look for other kinds
+        chosen.append(p)
+        if first >= fill.limit:
+            break
+    return chosen
+
+
+def _others(store: Store, fill: _Fill, rules: Rules, task: str, placement: str, *, kind: str | None = None) -> None:
+    """Adds the store's other available items to ``fill``, without reasons: those of ``kind``
+    first, then those of kinds still within their caps, newest first (a query per
+    ``2 * limit`` items, at most three)."""
+    items = Item.objects.for_store(store).filter(available=True).defer("raw")
+    if rules.excluded_kinds:
+        items = items.exclude(kind__in=rules.excluded_kinds)
+    if rules.excluded_items:
+        items = items.exclude(pk__in=rules.excluded_items)
+    batch = 2 * fill.limit
+    for _ in range(3):
+        capped = [k for k in fill.caps if not fill.fits(k)]
+        preference = Case(
+            *([When(kind=kind, then=0)] if kind is not None else []),
+            When(kind__in=capped, then=2),
+            default=1,
+            output_field=IntegerField(),
+        )
+        rows = list(items.exclude(pk__in=fill.seen).order_by(preference, "-created_at", "-pk")[:batch])
+        for item in rows:
+            fill.add(Recommendation(item, 0.0, [], [], task=str(task), placement=placement))
+        if fill.full() or len(rows) < batch or any(item.kind in capped for item in rows):
+            return  # full, or nothing left of a kind with room (those come first)

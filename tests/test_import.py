@@ -184,7 +184,7 @@ def test_reject_reports_bad_item_rows(store):
     message, err = run_failing("--items", "items_bad.csv")
     assert err.splitlines() == [
         "items_bad.csv:3: kind: 'flim' is not one of: film, series, episode, course, module, merch, bundle, "
-        "subscription",
+        "subscription, product",
         "items_bad.csv:4: price: 9.999 has more decimal places than EUR allows (2)",
         "items_bad.csv:5: item_id: 'film-1' is already on line 2",
         "items_bad.csv:6: item_id: is required and must not be blank",

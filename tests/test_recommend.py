@@ -408,12 +408,12 @@ def test_cold_start_without_a_model_returns_popular_items(shop: Store) -> None:
     assert all(r.model_version is None and r.reasons[0].signal == "popular" for r in recs)
     assert recs[0].reason_texts == ["Popular right now (6 buyers)"]
     assert ids(recommend.for_item(item(shop, "heat"), limit=3)) == ["inception", "interstellar", "tenet"]
-    # a brand-new item once a model exists: popular items of its kind
+    # a brand-new item once a model exists: popular items of its kind first, then the others
     train_store(shop)
     record_catalog_item(shop, catalog_item("new-film", title="Brand new"))
     record_catalog_item(shop, catalog_item("new-mug", title="New mug", kind="merch"))
     assert ids(recommend.for_item(item(shop, "new-film"), limit=2)) == ["inception", "interstellar"]
-    assert ids(recommend.for_item(item(shop, "new-mug"), limit=3)) == ["mug"]
+    assert ids(recommend.for_item(item(shop, "new-mug"), limit=3)) == ["mug", "inception", "interstellar"]
 
 
 def test_two_stores_with_the_same_item_ids_never_mix(trained: ModelVersion) -> None:

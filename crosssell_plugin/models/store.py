@@ -5,6 +5,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from ..conf import STORE_RULE_KEYS, rules_problem
 from ..events import Platform
 from ..money import is_currency
 
@@ -19,6 +20,12 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Paris.") from None
+
+
+def validate_store_rules(value: object) -> None:
+    problem = rules_problem(value, STORE_RULE_KEYS)
+    if problem is not None:
+        raise ValidationError(f"The rules{'' if problem.startswith('[') else ' '}{problem}.")
 
 
 class Store(models.Model):
@@ -36,6 +43,12 @@ class Store(models.Model):
     currency = models.CharField(max_length=3, validators=[validate_currency], help_text="ISO 4217 code.")
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     is_active = models.BooleanField(default=True)
+    rules = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_store_rules],
+        help_text="This store's own business rules, over CROSSSELL[\"RULES\"] key by key; {} = the site's rules.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,3 +58,7 @@ class Store(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        validate_store_rules(self.rules)  # never store rules the recommendations would have to ignore
+        super().save(*args, **kwargs)

@@ -6,7 +6,7 @@ that forked Oscar's apps gets its own models and pricing strategy.
 Product attributes the catalog sync understands (by attribute code; all optional):
 
 =================  ================================================================
-``kind``           film, series, episode, course, module, merch, bundle, subscription
+``kind``           film, series, episode, course, module, merch, bundle, subscription, product
 ``genre(s)``       text (comma-separated) or multi-option
 ``director(s)``    people who made it; also ``cast``, ``instructor``, ``creator``
 ``runtime``        integer minutes
@@ -172,7 +172,7 @@ class OscarAdapter(PlatformAdapter):
         if mapped:
             return mapped
         singular = slug.rstrip("s") if slug not in _KINDS else slug
-        return singular if singular in _KINDS else ItemKind.MERCH.value
+        return singular if singular in _KINDS else ItemKind.PRODUCT.value
 
     def _parent_id(self, product: Any, attrs: dict[str, Any]) -> str:
         part_of = attrs.get("part_of")
@@ -235,7 +235,7 @@ class OscarAdapter(PlatformAdapter):
         return CatalogItem(
             external_id=str(line.product_id) if line.product_id else f"deleted:{line.partner_sku or line.upc}",
             title=line.title,
-            kind=ItemKind.MERCH.value,
+            kind=ItemKind.PRODUCT.value,
             price=Decimal(unit),
             currency=currency,
             available=line.product_id is not None,

@@ -42,12 +42,30 @@ def test_next_module_is_added_even_if_the_scorer_missed_it() -> None:
     assert ranked == [3, 4]
 
 
-def test_owned_unavailable_trigger_and_kind_caps() -> None:
+def test_owned_unavailable_and_trigger_are_removed_and_a_second_merch_item_moves_down() -> None:
     catalog = _catalog(available=np.array([True] * 5 + [False, True, True]))
-    scored = [(4, 1.0), (5, 0.9), (6, 0.8), (7, 0.7), (1, 0.6)]
+    scored = [(4, 1.0), (5, 0.9), (6, 0.8), (7, 0.7), (1, 0.6), (3, 0.5)]
     ranked = [i for i, _ in rerank(scored, catalog, owned={1}, trigger=4, k=5, rules=Rules(price_band=None))]
-    assert 4 not in ranked and 5 not in ranked and 1 not in ranked
-    assert sum(KINDS[i] == "merch" for i in ranked) == 1
+    # 2 is the next module (after the owned module 1), 3 one further ahead (pushed down, kept)
+    assert ranked == [2, 6, 3, 7]
+    assert [i for i, _ in rerank(scored, catalog, owned={1}, trigger=4, k=2, rules=Rules(price_band=None))] == [2, 6]
+
+
+def test_a_soft_kind_cap_never_shortens_a_list_of_one_kind() -> None:
+    merch_only = _catalog(kinds=["merch"] * 8, parents=np.full(8, -1), positions=np.full(8, -1))
+    scored = [(6, 0.9), (7, 0.8), (5, 0.7), (4, 0.6)]
+    ranked = rerank(scored, merch_only, owned=set(), trigger=0, k=4, rules=Rules(price_band=None))
+    assert [i for i, _ in ranked] == [6, 7, 5, 4]
+
+
+def test_excluded_kinds_and_items_are_removed() -> None:
+    scored = [(4, 1.0), (5, 0.9), (6, 0.8), (7, 0.7)]
+    rules = Rules(price_band=None, excluded_kinds=frozenset({"merch"}), excluded_items=frozenset({5}))
+    assert rerank(scored, _catalog(), owned=set(), trigger=None, k=4, rules=rules) == [(4, 1.0)]
+    # the next module too, when modules are excluded
+    modules_out = Rules(excluded_kinds=frozenset({"module"}))
+    assert [i for i, _ in rerank([(4, 1.0)], _catalog(), owned={1}, trigger=None, k=3, rules=modules_out)] == [4]
+    assert Rules(excluded_items=frozenset({10, 11})).mapped({10: 3, 12: 4}).excluded_items == {3}
 
 
 def test_margin_weight_and_price_band_change_the_order() -> None:

@@ -158,20 +158,23 @@ def test_kind_by_product_class_and_unknown_classes(catalogue: Any, settings: Any
     catalogue.classes["dvd"] = ProductClass.objects.create(slug="dvd", name="DVD", track_stock=False)
     catalogue.classes["episodes"] = ProductClass.objects.create(slug="episodes", name="Episodes", track_stock=False)
     catalogue.classes["poster"] = ProductClass.objects.create(slug="poster", name="Poster", track_stock=False)
+    catalogue.classes["t-shirt"] = ProductClass.objects.create(slug="t-shirt", name="T-shirt", track_stock=False)
     dvd = catalogue.product("dvd", "Jacquot de Nantes (DVD)", upc="DVD-1")
     episode = catalogue.product("episodes", "Episode 1", upc="EP-1")
     poster = catalogue.product("poster", "Poster", upc="POSTER-1")
+    shirt = catalogue.product("t-shirt", "Cléo T-shirt", upc="TEE-1")
     settings.CROSSSELL = {"PLATFORMS": {**settings.CROSSSELL["PLATFORMS"]}}
     settings.CROSSSELL["PLATFORMS"]["oscar"] = {
         **settings.CROSSSELL["PLATFORMS"]["oscar"],
-        "KIND_BY_PRODUCT_CLASS": {"dvd": "film"},
+        "KIND_BY_PRODUCT_CLASS": {"dvd": "film", "t-shirt": "merch"},
     }
 
     sync()
 
     assert item_of(dvd).kind == "film"
+    assert item_of(shirt).kind == "merch"
     assert item_of(episode).kind == "episode"  # plural slug of a known kind
-    assert item_of(poster).kind == "merch"  # anything else
+    assert item_of(poster).kind == "product"  # anything else: a product, not merchandise
 
 
 def test_a_child_product_inherits_its_parents_attributes(catalogue: Any) -> None:
