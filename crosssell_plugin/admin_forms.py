@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 
-from .conf import STORE_RULE_KEYS, rules_problem
+from .conf import STORE_RULE_KEYS, described, rules_problem
 from .events import ItemKind
 from .models import Item, Store
 from .rules_config import effective_rules
@@ -167,7 +167,7 @@ class StoreForm(_KindCaps, forms.ModelForm):
         }
         problem = rules_problem(rules, STORE_RULE_KEYS)
         if problem is not None:
-            raise forms.ValidationError(f"The rules{'' if problem.startswith('[') else ' '}{problem}.")
+            raise forms.ValidationError(described("The rules", problem) + ".")
         self.instance.rules = rules
         return data
 

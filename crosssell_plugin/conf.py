@@ -163,6 +163,12 @@ def _kinds_problem(key: str, kinds: Any) -> str | None:
     return None
 
 
+def described(name: str, problem: str) -> str:
+    """``problem`` (as :func:`rules_problem` says it) after the name of what has it:
+    ``CROSSSELL["RULES"]["PRICE_BAND"] must be...``, ``CROSSSELL["RULES"] has an unknown key...``."""
+    return f"{name}{'' if problem.startswith('[') else ' '}{problem}"
+
+
 def rules_problem(value: Any, keys: tuple[str, ...] = tuple(RULES_DEFAULTS)) -> str | None:
     """What is wrong with a dict of business rules (``CROSSSELL["RULES"]``, or a store's own
     rules with ``keys=STORE_RULE_KEYS``), said after the dict's name; None when it is valid."""
@@ -172,6 +178,8 @@ def rules_problem(value: Any, keys: tuple[str, ...] = tuple(RULES_DEFAULTS)) -> 
         if key not in keys:
             if key == "MARGIN_WEIGHT":
                 return 'has the key "MARGIN_WEIGHT", which is a setting of its own: write CROSSSELL["MARGIN_WEIGHT"]'
+            if key in STORE_RULE_KEYS:
+                return f"has the key {key!r}, which only a store's own rules may have (its admin page)"
             close = difflib.get_close_matches(str(key), keys, n=1)
             guess = f'; did you mean "{close[0]}"?' if close else ""
             return f"has an unknown key {key!r}{guess} (known keys: {', '.join(keys)})"
@@ -443,7 +451,6 @@ def validation_errors() -> list[tuple[str, str, str]]:
             problems.append(("crosssell.E002", f"CROSSSELL has an unknown key {key!r}.", hint))
             continue
         error = spec.validate(value)
-        if error:  # an error about a key inside the value starts with it: CROSSSELL["RULES"]["PRICE_BAND"]
-            space = "" if error.startswith("[") else " "
-            problems.append(("crosssell.E003", f'CROSSSELL["{key}"]{space}{error}.', spec.hint))
+        if error:
+            problems.append(("crosssell.E003", described(f'CROSSSELL["{key}"]', error) + ".", spec.hint))
     return problems

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .conf import RULES_DEFAULTS, STORE_RULE_KEYS, crosssell_settings, rules_problem
+from .conf import RULES_DEFAULTS, STORE_RULE_KEYS, crosssell_settings, described, rules_problem
 from .engine.rules import Rules
 
 if TYPE_CHECKING:
@@ -64,16 +64,16 @@ def effective_rules(
     if (problem := rules_problem(site)) is None:
         rules.update(site)
     else:
-        logger.error('CROSSSELL["RULES"] is ignored: it %s', problem)
+        logger.error("The site's rules are ignored: %s", described('CROSSSELL["RULES"]', problem))
     if (problem := rules_problem({"MARGIN_WEIGHT": margin_weight}, ("MARGIN_WEIGHT",))) is None:
         rules["MARGIN_WEIGHT"] = margin_weight
     else:
-        logger.error('CROSSSELL["MARGIN_WEIGHT"] is ignored: %s', problem)
+        logger.error('CROSSSELL["MARGIN_WEIGHT"] is ignored: it must be a number from 0 to 10')
     if own:
         if (problem := rules_problem(own, STORE_RULE_KEYS)) is None:
             rules.update(own)
         else:
-            logger.error("The rules of store %s are ignored: they %s", store_pk, problem)
+            logger.error("Store %s: its own rules are ignored: %s", store_pk, described("rules", problem))
     return rules
 
 

@@ -5,7 +5,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from ..conf import STORE_RULE_KEYS, rules_problem
+from ..conf import STORE_RULE_KEYS, described, rules_problem
 from ..events import Platform
 from ..money import is_currency
 
@@ -25,7 +25,7 @@ def validate_timezone(value: str) -> None:
 def validate_store_rules(value: object) -> None:
     problem = rules_problem(value, STORE_RULE_KEYS)
     if problem is not None:
-        raise ValidationError(f"The rules{'' if problem.startswith('[') else ' '}{problem}.")
+        raise ValidationError(described("The rules", problem) + ".")
 
 
 class Store(models.Model):
