@@ -8,11 +8,12 @@ from a directory you give (its licence forbids copying it into this repository).
 from __future__ import annotations
 
 import csv
+import json
 import math
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -57,7 +58,7 @@ class Events:
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    kind: Literal["retail", "movielens"]
+    kind: Literal["retail", "movielens", "baskets"]
     catalog: Catalog
     user_ids: list[str]
     order_ids: list[str]
@@ -200,4 +201,56 @@ def load_movielens(directory: Path) -> Dataset:
         user_ids=[str(u) for u in user_ids],
         order_ids=[f"{user_ids[u]}@{t}" for u, t in unique],
         events=Events(user, item, time, order.astype(np.int64).ravel(), np.ones(len(user))),
+    )
+
+
+# --- baskets without dates (Ta Feng, NBR preprocessing) -------------------------------------
+
+#: Ta Feng's first shopping day; baskets carry no dates, so basket n of a customer gets day n after it
+BASKET_EPOCH = datetime(2000, 11, 1, tzinfo=UTC)
+
+
+def load_baskets_json(path: Path, *, kind: str = "product") -> Dataset:
+    """``{"<customer>": [[item, ...], ...]}`` with baskets oldest first (the NBR "Reality Check"
+    format of Ta Feng). Basket n of a customer is placed at a synthetic time, ``BASKET_EPOCH`` +
+    n days: only the per-customer order of baskets is real. Items have no metadata; their
+    kind is ``kind``."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise SystemExit(f"{path}: expected a JSON object of customer -> baskets")
+    item_index: dict[int, int] = {}
+    user, item, time, order, order_ids = [], [], [], [], []
+    user_ids = sorted(raw, key=lambda c: (len(c), c))
+    for u, customer in enumerate(user_ids):
+        for n, basket in enumerate(raw[customer]):
+            moment = (BASKET_EPOCH + timedelta(days=n)).timestamp()
+            o = len(order_ids)
+            order_ids.append(f"{customer}#{n}")
+            for product in dict.fromkeys(int(i) for i in basket):
+                user.append(u)
+                item.append(item_index.setdefault(product, len(item_index)))
+                time.append(moment)
+                order.append(o)
+    n_items = len(item_index)
+    ids = [""] * n_items
+    for product, i in item_index.items():
+        ids[i] = str(product)
+    catalog = Catalog(
+        item_ids=ids,
+        titles=[""] * n_items,
+        kinds=[kind] * n_items,
+        prices=np.full(n_items, math.nan),
+        descriptions=[""] * n_items,
+        tags=[()] * n_items,
+    )
+    user_a, time_a, order_a = np.array(user, np.int64), np.array(time, np.float64), np.array(order, np.int64)
+    sort = np.lexsort((np.arange(len(user_a)), order_a, time_a))
+    events = Events(user_a[sort], np.array(item, np.int64)[sort], time_a[sort], order_a[sort], np.ones(len(user_a)))
+    return Dataset(
+        name=path.parent.name or path.stem,
+        kind="baskets",
+        catalog=catalog,
+        user_ids=user_ids,
+        order_ids=order_ids,
+        events=events,
     )

@@ -8,6 +8,7 @@ what remains is the per-kind cap (at most one merch item).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,10 @@ from crosssell_plugin.engine.tuning import fit_tuned
 
 RULES = Rules(margin_weight=0.0, price_band=None, sequence_first=False)
 POOL = 5  # candidates per returned item handed to the rules
+
+
+def _progress(message: str) -> None:
+    print(f"[crosssell] {message}", file=sys.stderr, flush=True)
 
 
 class CrossSellEngine:
@@ -42,7 +47,7 @@ class CrossSellEngine:
             ItemText(title=c.titles[i], description=c.descriptions[i], kind=c.kinds[i], tags=c.tags[i])
             for i in range(c.size)
         ]
-        self.model, self.report = fit_tuned(data, items, Params(**params))
+        self.model, self.report = fit_tuned(data, items, Params(**params), progress=_progress)
         n = c.size
         self.catalog = CatalogArrays(
             kinds=list(c.kinds),
@@ -63,7 +68,7 @@ class CrossSellEngine:
             task = Task.ITEM_TO_ITEM
         else:
             task = Task.POST_PURCHASE
-        request = Request(history=history, trigger=trigger, task=task)
+        request = Request(history=history, trigger=trigger, task=task, history_times=history_times)
         pool = self.model.recommend(request, k=k * POOL, exclude=sorted(exclude))
         ranked = rerank(pool, self.catalog, owned=exclude, trigger=trigger, k=k, rules=RULES)
         return [i for i, _ in ranked]

@@ -290,5 +290,68 @@ def split_movielens(dataset: Dataset) -> Split:
     return Split(validation, test, info)
 
 
+# --- baskets without dates: per-customer leave-last-basket-out ---------------------------------
+
+
+def _basket_requests(dataset: Dataset, train: TrainData, cut_from_end: int) -> Iterator[Request]:
+    """One request set per customer with enough baskets: the basket ``cut_from_end`` from the end
+    is the held-out order, every earlier basket the history."""
+    events = dataset.events
+    lines: dict[int, list[int]] = defaultdict(list)
+    times: dict[int, float] = {}
+    for order, item, time in zip(events.order.tolist(), events.item.tolist(), events.time.tolist(), strict=True):
+        lines[order].append(item)
+        times[order] = time
+    known = train.known_items()
+    for orders in _orders_by_customer(events).values():
+        if len(orders) < BASKET_MIN_ORDERS:
+            continue
+        held = orders[-cut_from_end]
+        history = [i for o in orders[: len(orders) - cut_from_end] for i in lines[o]]
+        history_times = [times[o] for o in orders[: len(orders) - cut_from_end] for _ in lines[o]]
+        yield from order_requests(lines[held], history, history_times, known)
+
+
+#: customers need this many baskets: one of history before the validation and test baskets
+BASKET_MIN_ORDERS = 3
+
+
+def split_baskets(dataset: Dataset) -> Split:
+    """Per customer (with 3+ baskets): the last basket is the test order, the one before it the
+    validation order. Validation fits on every basket but each customer's last two; test on
+    every basket but the last."""
+    events = dataset.events
+    by_customer = _orders_by_customer(events)
+    last, second = set(), set()
+    for orders in by_customer.values():
+        if len(orders) >= BASKET_MIN_ORDERS:
+            last.add(orders[-1])
+            second.add(orders[-2])
+    in_last = np.isin(events.order, np.fromiter(last, np.int64))
+    in_second = np.isin(events.order, np.fromiter(second, np.int64))
+    val_train = train_data(dataset, ~(in_last | in_second))
+    test_train = train_data(dataset, ~in_last)
+    validation = Phase("validation", val_train, group_requests(_basket_requests(dataset, val_train, 2)))
+    test = Phase("test", test_train, group_requests(_basket_requests(dataset, test_train, 1)))
+    sizes = np.bincount(events.order)
+    info = {
+        "protocol": "per customer with 3+ baskets: last basket = test order, the one before = validation order; "
+        "baskets carry synthetic days in order (only their per-customer order is real)",
+        "customers": len(dataset.user_ids),
+        "evaluated_customers": len(last),
+        "orders": len(dataset.order_ids),
+        "purchases": len(events),
+        "mean_basket": round(float(sizes[sizes > 0].mean()), 2),
+        "catalog_items": dataset.catalog.size,
+        "validation": _counts(validation),
+        "test": _counts(test),
+    }
+    return Split(validation, test, info)
+
+
 def make_split(dataset: Dataset) -> Split:
-    return split_movielens(dataset) if dataset.kind == "movielens" else split_retail(dataset)
+    if dataset.kind == "movielens":
+        return split_movielens(dataset)
+    if dataset.kind == "baskets":
+        return split_baskets(dataset)
+    return split_retail(dataset)

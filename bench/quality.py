@@ -2,6 +2,8 @@
 
     python -m bench.quality --orders orders.csv --items items.csv [--json OUT] [--models a,b,...]
     python -m bench.quality --movielens /path/to/ml-100k [--json OUT] [--models a,b,...]
+    python -m bench.quality --tafeng /path/to/tafeng-nbr [--json OUT] [--models a,b,...]
+    python -m bench.quality --baskets [--seed 7] [--json OUT] [--models a,b,...]
 
 Each model's configuration is chosen per task on validation (best recall@10), then refitted with
 it and measured on test: recall@10 (95% interval), NDCG@10, HR@10, catalog coverage, fit seconds,
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from bench.baselines import EASE, ImplicitALS, ImplicitBM25, MostPopular
-from bench.data import Dataset, load_csv, load_movielens
+from bench.data import Dataset, load_baskets_json, load_csv, load_movielens
 from bench.ours import CrossSellEngine
 from bench.protocol import TASKS, Phase, Recommender, Request, Split, make_split
 
@@ -196,8 +198,15 @@ def table(rows: list[dict]) -> str:
 def load(args: argparse.Namespace) -> Dataset:
     if args.movielens:
         return load_movielens(Path(args.movielens))
+    if args.tafeng:
+        path = Path(args.tafeng)
+        return load_baskets_json(path / "tafeng_merged.json" if path.is_dir() else path)
+    if args.baskets:
+        from bench.baskets import generate_dataset
+
+        return generate_dataset(seed=args.seed)
     if not (args.orders and args.items):
-        raise SystemExit("give --orders and --items, or --movielens")
+        raise SystemExit("give --orders and --items, --movielens, --tafeng or --baskets")
     return load_csv(Path(args.orders), Path(args.items))
 
 
@@ -206,6 +215,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--orders", help="orders.csv (order_id,customer_id,item_id,ordered_at,quantity,unit_price)")
     source.add_argument("--movielens", metavar="DIR", help="a MovieLens 100K directory (u.data, u.item, u.genre)")
+    source.add_argument(
+        "--tafeng", metavar="PATH", help="Ta Feng baskets (tafeng_merged.json, or the directory holding it)"
+    )
+    source.add_argument(
+        "--baskets", action="store_true", help="the synthetic basket shop of bench/baskets.py (one kind, seeded)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="with --baskets: the generator's seed")
     parser.add_argument("--items", help="items.csv (item_id,title,kind,price,description,tags); with --orders")
     parser.add_argument("--json", metavar="OUT", help="write the results as JSON here")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from: {', '.join(MODELS)}")

@@ -16,10 +16,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from .model import HybridModel, Params
+from .similarity import dense_top_k_rows
 
 MAGIC = b"crosssell-model/1\n"
-_SPARSE = ("copurchase", "copurchase_counts", "sequence", "sequence_counts", "content")
-_DENSE = ("ease", "popularity", "item_counts")
+_SPARSE = ("basket", "copurchase", "copurchase_counts", "ease", "sequence", "sequence_counts", "content")
+_DENSE = ("popularity", "trending", "item_counts")
 
 
 class CorruptArtifact(ValueError):
@@ -65,8 +66,8 @@ def loads(blob: bytes) -> tuple[HybridModel, dict[str, Any]]:
     except (ValueError, OSError, KeyError) as err:
         raise CorruptArtifact(f"unreadable artifact: {err}") from err
     try:
-        model = HybridModel(Params(**header["params"]))
-    except TypeError as err:  # written by an engine with other parameters
+        model = HybridModel(_params(header["params"]))
+    except (TypeError, ValueError, AttributeError) as err:  # written by an engine with other parameters
         raise CorruptArtifact(f"artifact parameters do not match this engine: {err}") from err
     model.n_items = header["n_items"]
     tokens = header.get("item_tokens")
@@ -81,4 +82,35 @@ def loads(blob: bytes) -> tuple[HybridModel, dict[str, Any]]:
     for name in _DENSE:
         if name in arrays:
             setattr(model, name, arrays[name])
+    if "ease" in arrays and arrays["ease"].ndim == 2:  # an earlier engine kept EASE dense
+        model.ease = dense_top_k_rows(arrays["ease"], model.params.ease_k)
     return model, header["meta"]
+
+
+def _params(raw: dict[str, Any]) -> Params:
+    """Params from an artifact's header, also from an earlier engine's: one signal weight per
+    task (now a trigger and a history feature each) and one history half-life in lines."""
+    known = {f.name for f in dataclasses.fields(Params)}
+    values = {k: v for k, v in raw.items() if k in known}
+    weights = values.get("weights") or {}
+    trigger_weight = float(raw.get("trigger_weight", 1.0))
+    converted = {}
+    for task, blend in weights.items():
+        if any(":" in name for name in blend) or not blend:
+            converted[task] = dict(blend)
+            continue
+        new: dict[str, float] = {}
+        for name, w in blend.items():
+            if name in ("popularity", "trending"):
+                new[name] = float(w)
+            else:
+                new[f"{name}:history"] = float(w)
+                new[f"{name}:trigger"] = float(w) * trigger_weight
+        converted[task] = new
+    if weights:
+        values["weights"] = converted
+    if "decay" in values:
+        values["decay"] = {task: (str(mode), float(h)) for task, (mode, h) in values["decay"].items()}
+    elif "history_half_life" in raw:
+        values["decay"] = {task: ("orders", float(raw["history_half_life"])) for task in converted or weights}
+    return Params(**values)

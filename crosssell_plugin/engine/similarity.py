@@ -7,30 +7,64 @@ import scipy.sparse as sp
 
 from .interactions import Interactions
 
+#: dense row blocks of at most this many cells are used to find each row's top K
+DENSE_BLOCK_CELLS = 16_000_000
+
 
 def top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Keep the ``k`` largest entries of each row (ties broken by column index, deterministic)."""
     m = sp.csr_matrix(m, dtype=np.float32)
+    m.sum_duplicates()
     m.eliminate_zeros()
-    indptr, indices, data = [0], [], []
-    for row in range(m.shape[0]):
-        start, end = m.indptr[row], m.indptr[row + 1]
-        cols, vals = m.indices[start:end], m.data[start:end]
-        if len(vals) > k:
-            keep = np.lexsort((cols, -vals))[:k]
-            cols, vals = cols[keep], vals[keep]
-        order = np.argsort(cols, kind="stable")
-        indices.append(cols[order])
-        data.append(vals[order])
-        indptr.append(indptr[-1] + len(cols))
-    return sp.csr_matrix(
-        (
-            np.concatenate(data) if data else np.array([], np.float32),
-            np.concatenate(indices) if indices else np.array([], np.int32),
-            np.array(indptr),
-        ),
-        shape=m.shape,
-    )
+    lengths = np.diff(m.indptr)
+    if not len(lengths) or lengths.max(initial=0) <= k:
+        m.sort_indices()
+        return m
+    n_rows, n_cols = m.shape
+    if m.nnz > 4 * n_rows * k and n_cols <= 20_000 and k < n_cols:  # dense-ish: argpartition row blocks
+        return _top_k_dense_blocks(m, k)
+    rows = np.repeat(np.arange(m.shape[0]), lengths)
+    order = np.lexsort((m.indices, -m.data, rows))
+    rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], lengths)
+    keep = np.sort(order[rank < k])  # back in (row, column) order
+    kept = np.minimum(lengths, k)
+    indptr = np.r_[0, np.cumsum(kept)]
+    out = sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
+    out.sort_indices()
+    return out
+
+
+def _top_k_dense_blocks(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    n_rows, n_cols = m.shape
+    block = max(1, DENSE_BLOCK_CELLS // n_cols)
+    parts = []
+    for start in range(0, n_rows, block):
+        dense = m[start : start + block].toarray()
+        # ties at the k-th value go to the lower column index: sort key = value, then -column
+        cols = np.argpartition(-dense, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(dense, cols, axis=1)
+        kth = vals.min(axis=1, keepdims=True)
+        above = dense > kth
+        n_above = above.sum(axis=1)
+        rows_idx, cols_idx = [], []
+        for r in range(dense.shape[0]):  # exact, deterministic tie-break on the k-th value
+            strict = np.flatnonzero(above[r])
+            if kth[r, 0] <= 0:
+                chosen = strict
+            else:
+                ties = np.flatnonzero(dense[r] == kth[r, 0])[: k - int(n_above[r])]
+                chosen = np.concatenate([strict, ties])
+            rows_idx.append(np.full(len(chosen), start + r))
+            cols_idx.append(chosen)
+        r_all, c_all = np.concatenate(rows_idx), np.concatenate(cols_idx)
+        parts.append((r_all, c_all, m[start : start + block].toarray()[r_all - start, c_all]))
+    r = np.concatenate([p[0] for p in parts])
+    c = np.concatenate([p[1] for p in parts])
+    v = np.concatenate([p[2] for p in parts]).astype(np.float32)
+    out = sp.csr_matrix((v, (r, c)), shape=m.shape)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
 
 
 def pattern_values(values: sp.csr_matrix, pattern: sp.csr_matrix) -> sp.csr_matrix:
@@ -42,8 +76,22 @@ def pattern_values(values: sp.csr_matrix, pattern: sp.csr_matrix) -> sp.csr_matr
     return out
 
 
+def customer_pairs(data: Interactions) -> sp.csr_matrix:
+    """Customers who bought both items, every pair (items x items, sparse, zero diagonal)."""
+    x = data.binary
+    c = (x.T @ x).tocsr().astype(np.float32)
+    c.setdiag(0)
+    c.eliminate_zeros()
+    return c
+
+
 def cooccurrence_with_counts(
-    data: Interactions, *, k: int = 100, alpha: float = 0.5, shrink: float = 10.0
+    data: Interactions,
+    *,
+    k: int = 100,
+    alpha: float = 0.5,
+    shrink: float = 10.0,
+    pairs: sp.csr_matrix | None = None,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Co-purchase similarity and, on the same pairs, how many customers bought both.
 
@@ -51,10 +99,7 @@ def cooccurrence_with_counts(
     row i holds the items bought by buyers of i. Sparse throughout, so it scales with the number of
     interactions, not with items squared.
     """
-    x = data.binary
-    c = (x.T @ x).tocsr().astype(np.float32)
-    c.setdiag(0)
-    c.eliminate_zeros()
+    c = customer_pairs(data) if pairs is None else pairs
     sim = _asymmetric_cosine(c, data.item_counts, alpha, shrink)
     sim = top_k_rows(sim, k)
     return sim, pattern_values(c, sim)
@@ -68,6 +113,62 @@ def _asymmetric_cosine(c: sp.csr_matrix, counts: np.ndarray, alpha: float, shrin
     return c
 
 
+def basket_cooccurrence(
+    data: Interactions,
+    *,
+    k: int = 200,
+    alpha: float = 0.5,
+    size_power: float = 0.5,
+    max_size: int = 150,
+    shrink: float = 1.0,
+) -> sp.csr_matrix:
+    """Same-order co-occurrence: S_ij = C_ij / (n_i^alpha * n_j^(1-alpha) + shrink), top-K per row.
+
+    An order (one customer, one time) of n distinct items adds 1 / n^size_power to each of its
+    pairs, and n_i sums those weights over the orders holding i (the length normalisation of
+    BM25: a wholesale order of 300 lines says little about any one pair). Orders of more than
+    ``max_size`` distinct items are left out (restocking, not a basket). Sparse throughout.
+    """
+    n = data.n_items
+    if not len(data):
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    key = np.stack([data.users.astype(np.int64), data.times.view(np.int64)], axis=1)
+    _, order = np.unique(key, axis=0, return_inverse=True)
+    order = order.ravel()
+    o = sp.csr_matrix((np.ones(len(order), np.float32), (order, data.items)), shape=(int(order.max()) + 1, n))
+    o.sum_duplicates()
+    o.data[:] = 1.0
+    sizes = np.diff(o.indptr).astype(np.float64)
+    weight = np.where((sizes >= 2) & (sizes <= max_size), np.power(np.maximum(sizes, 1.0), -size_power), 0.0)
+    ow = sp.diags(weight.astype(np.float32)) @ o
+    counts = np.asarray(ow.sum(axis=0)).ravel().astype(np.float32)
+    c = (o.T @ ow).tocsr().astype(np.float32)
+    c.setdiag(0)
+    c.eliminate_zeros()
+    return top_k_rows(_asymmetric_cosine(c, counts, alpha, shrink), k)
+
+
+def ease_top_k(data: Interactions, *, lam: float = 200.0, k: int = 200) -> sp.csr_matrix:
+    """EASE kept as its ``k`` largest positive entries per row (sparse: a request reads k values
+    per history item, not a dense row of the catalogue)."""
+    return dense_top_k_rows(ease(data, lam=lam), k)
+
+
+def dense_top_k_rows(dense: np.ndarray, k: int) -> sp.csr_matrix:
+    """The ``k`` largest positive entries of each row of a dense square matrix, as CSR."""
+    n = dense.shape[0]
+    k = min(k, n - 1) if n > 1 else 0
+    if k <= 0:
+        return sp.csr_matrix(dense.shape, dtype=np.float32)
+    cols = np.argpartition(-dense, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(dense, cols, axis=1).ravel()
+    rows = np.repeat(np.arange(n), k)
+    keep = vals > 0
+    out = sp.csr_matrix((vals[keep], (rows[keep], cols.ravel()[keep])), shape=dense.shape, dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
 def ease(data: Interactions, *, lam: float = 200.0) -> np.ndarray:
     """EASE (Steck 2019): the closed-form linear item model, dense n_items x n_items float32."""
     x = data.binary
@@ -75,56 +176,49 @@ def ease(data: Interactions, *, lam: float = 200.0) -> np.ndarray:
     diag = np.diag_indices_from(g)
     g[diag] += lam
     p = np.linalg.inv(g)
-    b = -p / np.diag(p)[None, :]
-    b[diag] = 0.0
-    return b.astype(np.float32)
+    del g
+    p /= -np.diag(p)[None, :]
+    p[diag] = 0.0
+    return p.astype(np.float32)
 
 
 def transitions_with_counts(
     data: Interactions, *, window: int = 5, decay: float = 0.6, beta: float = 0.5, k: int = 100
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """What buyers of X buy next: T_ij = sum over users of decay^(steps-1) for j bought after i.
-
-    Items of one order (same user and time) count as one step apart in both directions. Row i is
+    """What buyers of X buy next: T_ij = sum over users of decay^(steps-1) for j bought in a later
+    order than i (``steps`` orders later, at most ``window``); items of one order are the basket
+    signal's business, not this one's. Row i is
     normalised by (outgoing mass of i)^beta so that popular triggers do not dominate. Top-K per row.
     """
     first = data.first_occurrences()
     users, items, times = first.users, first.items, first.times
     n = data.n_items
-    # Position of each event within its user's sequence, counting orders (equal times) as one step.
-    new_user = np.r_[True, users[1:] != users[:-1]]
-    new_step = new_user | np.r_[True, times[1:] != times[:-1]]
-    step = np.cumsum(new_step)
-    step = step - np.maximum.accumulate(np.where(new_user, step, 0))
-    rows, cols, vals, later = [], [], [], []
-    for offset in range(1, window * 4 + 1):
-        if offset >= len(users):
+    if not len(users):
+        empty = sp.csr_matrix((n, n), dtype=np.float32)
+        return empty, empty.copy()
+    # One row per (customer, order holding a first purchase), in order; consecutive rows of a
+    # customer are consecutive orders, so row r + g is the order g steps after row r.
+    new_order = np.r_[True, (users[1:] != users[:-1]) | (times[1:] != times[:-1])]
+    row = np.cumsum(new_order) - 1
+    row_user = users[new_order]
+    a = sp.csr_matrix((np.ones(len(items), np.float32), (row, items)), shape=(int(row[-1]) + 1, n))
+    a.sum_duplicates()
+    a.data[:] = 1.0
+    t = sp.csr_matrix((n, n), dtype=np.float32)
+    counts = sp.csr_matrix((n, n), dtype=np.float32)
+    for gap in range(1, window + 1):
+        if gap >= a.shape[0]:
             break
-        a, b = slice(0, len(users) - offset), slice(offset, len(users))
-        same = users[a] == users[b]
-        gap = (step[b] - step[a])[same]
-        ok = (gap >= 0) & (gap <= window)
-        src, dst = items[a][same][ok], items[b][same][ok]
-        weight = np.power(decay, np.maximum(gap[ok] - 1, 0)).astype(np.float32)
-        together = gap[ok] == 0  # same order: also the other direction
-        rows += [src, dst[together]]
-        cols += [dst, src[together]]
-        vals += [weight, weight[together]]
-        later += [~together, np.zeros(int(together.sum()), bool)]
-    if rows:
-        r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-        is_later = np.concatenate(later)
-    else:
-        r = c = np.array([], np.int32)
-        v = np.array([], np.float32)
-        is_later = np.array([], bool)
-    t = sp.csr_matrix((v, (r, c)), shape=(n, n), dtype=np.float32)
-    t.sum_duplicates()
+        same = (row_user[:-gap] == row_user[gap:]).astype(np.float32)
+        if not same.any():
+            break
+        pairs = (a[:-gap].T @ (sp.diags(same) @ a[gap:])).tocsr()
+        counts = counts + pairs
+        t = t + pairs * np.float32(decay ** (gap - 1))
+    t = t.tocsr()
     t.setdiag(0)
     t.eliminate_zeros()
-    # customers who bought column j in a later order, within ``window`` orders after row i
-    counts = sp.csr_matrix((np.ones(int(is_later.sum()), np.float32), (r[is_later], c[is_later])), shape=(n, n))
-    counts.sum_duplicates()
+    counts = counts.tocsr()
     out_mass = np.asarray(t.sum(axis=1)).ravel()
     scale = np.power(np.maximum(out_mass, 1e-9), -beta).astype(np.float32)
     t = top_k_rows((sp.diags(scale) @ t).tocsr(), k)

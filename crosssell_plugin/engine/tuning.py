@@ -1,116 +1,246 @@
-"""Blend weights chosen on held-out data, per task, never set by hand.
+"""Every knob of the blend chosen on held-out orders, per task, never set by hand.
 
-``holdout`` keeps each customer's latest purchases apart (their next few items), ``tune`` fits
-the signals on the rest and searches, per task, the blend that recalls most of the held-out
-items at k; ``fit_tuned`` then refits on everything with the chosen weights.
+``holdout`` keeps each sampled customer's latest *whole* orders apart (never part of a basket:
+on basket data the last few lines fall inside one order, and tuning on them would learn
+"finish this basket" instead of "what comes next"). ``tune`` fits the signals on the rest and
+chooses, per task, how the history is read (a half-life in orders or in days) and the weight of
+every feature (trigger and history sides of each signal, the priors) that recalls most of the
+held-out items at k. ``fit_tuned`` then refits on everything with the chosen knobs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from .content import ItemText
 from .interactions import Interactions
-from .model import SIGNALS, HybridModel, Params, Request, Task
+from .model import FEATURES, HybridModel, Params, Request, Task, _rows_dot, task_features
 
 logger = logging.getLogger(__name__)
 
 MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-HALF_LIVES = (2.0, 8.0, 32.0)
+#: how a history may be read: an order h orders back (or h days older) counts half
+DECAYS: tuple[tuple[str, float], ...] = (
+    ("orders", 1.0),
+    ("orders", 3.0),
+    ("orders", 10.0),
+    ("orders", 1000.0),
+    ("days", 14.0),
+    ("days", 60.0),
+)
+#: candidates per held-out request kept for the weight search (the strongest in any feature)
+POOL = 200
 
 
 @dataclass(frozen=True)
 class HeldOut:
     task: str
     history: tuple[int, ...]
+    history_times: tuple[float, ...]
     trigger: int | None
     targets: frozenset[int]
 
 
-def holdout(data: Interactions, *, max_users: int = 1500, seed: int = 0) -> tuple[Interactions, list[HeldOut]]:
-    """Split off each sampled customer's last purchases: min(5, n/5) items of n (n >= 3)."""
-    first = data.first_occurrences()
-    users, items = first.users, first.items
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    ends = np.r_[starts[1:], len(users)]
-    eligible = [(s, e) for s, e in zip(starts, ends, strict=True) if e - s >= 3]
+def holdout(
+    data: Interactions, *, max_users: int = 1000, seed: int = 0, min_items: int = 5
+) -> tuple[Interactions, list[HeldOut]]:
+    """Split off each sampled customer's latest whole orders (customers with 2+ orders).
+
+    The latest orders are held out, newest first, until they hold ``min(min_items, n / 5)`` new
+    items (n = the customer's distinct items; at least one order), always leaving one order of
+    history. Each held-out set gives a next_order request (history -> its new items) and, with
+    a trigger (its first item known to training), post_purchase and item_to_item requests
+    (-> its other new items). Every event of a held-out order leaves the training data.
+    """
+    users, items, times = data.users, data.items, data.times
+    if not len(users):
+        return data, []
+    new_order = np.r_[True, (users[1:] != users[:-1]) | (times[1:] != times[:-1])]
+    order_starts = np.flatnonzero(new_order)
+    order_user = users[order_starts]
+    user_first = np.flatnonzero(np.r_[True, order_user[1:] != order_user[:-1]])
+    user_last = np.r_[user_first[1:], len(order_starts)]
+    order_ends = np.r_[order_starts[1:], len(users)]
+    eligible = [(a, b) for a, b in zip(user_first, user_last, strict=True) if b - a >= 2]
     rng = np.random.default_rng(seed)
     if len(eligible) > max_users:
         eligible = [eligible[i] for i in sorted(rng.choice(len(eligible), max_users, replace=False))]
     keep = np.ones(len(users), bool)
+    cut_events: list[tuple[int, int, int]] = []  # (first history event, first held event, end)
+    for a, b in eligible:
+        first_event, end = int(order_starts[a]), int(order_ends[b - 1])
+        distinct = len(set(items[first_event:end].tolist()))
+        want = min(min_items, max(1, distinct // 5))
+        cut = b - 1
+        while True:
+            held_start = int(order_starts[cut])
+            owned = set(items[first_event:held_start].tolist())
+            new = set(items[held_start:end].tolist()) - owned
+            if len(new) >= want or cut - 1 <= a:
+                break
+            cut -= 1
+        if not new:
+            continue
+        keep[held_start:end] = False
+        cut_events.append((first_event, held_start, end))
+    train = Interactions(users[keep], items[keep], times[keep], data.weights[keep], data.n_users, data.n_items)
+    known = np.bincount(train.items, minlength=data.n_items) > 0
     requests: list[HeldOut] = []
-    for s, e in eligible:
-        n_out = min(5, max(1, (e - s) // 5))
-        cut = e - n_out
-        keep[cut:e] = False
-        history, later = tuple(int(i) for i in items[s:cut]), [int(i) for i in items[cut:e]]
-        trigger, rest = later[0], frozenset(later[1:])
-        requests.append(HeldOut(Task.NEXT_ORDER, history, None, frozenset(later)))
+    for first_event, held_start, end in cut_events:
+        history = tuple(int(i) for i in items[first_event:held_start])
+        history_times = tuple(float(t) for t in times[first_event:held_start])
+        owned = set(history)
+        held = list(dict.fromkeys(int(i) for i in items[held_start:end]))
+        new = [i for i in held if i not in owned]
+        if not new:
+            continue
+        requests.append(HeldOut(Task.NEXT_ORDER, history, history_times, None, frozenset(new)))
+        trigger = next((i for i in held if known[i]), None)
+        if trigger is None:
+            continue
+        rest = frozenset(new) - {trigger}
         if rest:
-            requests.append(HeldOut(Task.POST_PURCHASE, history, trigger, rest))
-            requests.append(HeldOut(Task.ITEM_TO_ITEM, (), trigger, rest))
-    # drop the held-out events (every occurrence of those user-item pairs) from training
-    held = {(int(users[i]), int(items[i])) for i in np.flatnonzero(~keep)}
-    mask = np.array([(int(u), int(i)) not in held for u, i in zip(data.users, data.items, strict=True)], bool)
-    train = Interactions(
-        data.users[mask], data.items[mask], data.times[mask], data.weights[mask], data.n_users, data.n_items
-    )
+            requests.append(HeldOut(Task.POST_PURCHASE, history, history_times, trigger, rest))
+            requests.append(HeldOut(Task.ITEM_TO_ITEM, (), (), trigger, rest))
     return train, requests
-
-
-def _recall(scores: np.ndarray, target_mask: np.ndarray, n_targets: int, k: int) -> float:
-    top = np.argpartition(-scores, k)[:k] if len(scores) > k else slice(None)
-    return float(target_mask[top].sum()) / min(k, n_targets)
 
 
 @dataclass
 class _Prepared:
-    signals: np.ndarray  # candidates x signals, each column scaled to max 1
-    target_mask: np.ndarray  # which candidates are targets
-    n_targets: int
+    """One task's held-out requests as padded arrays: requests x candidates x features."""
+
+    features: tuple[str, ...]
+    values: np.ndarray  # float32 (R, P, F), each feature scaled to max 1 over the catalogue
+    targets: np.ndarray  # bool (R, P)
+    valid: np.ndarray  # bool (R, P): a real candidate (not padding)
+    n_targets: np.ndarray  # (R,) min(k, |targets|)
 
 
-def _prepare(model: HybridModel, held: HeldOut, pool: int = 200) -> _Prepared | None:
-    request = Request(history=held.history, trigger=held.trigger, task=held.task)
-    raw = model.signal_scores(request)
-    excluded = set(held.history) | ({held.trigger} if held.trigger is not None else set())
-    cols, cand = [], set()
-    for name in SIGNALS:
-        scores = raw.get(name)
-        if scores is None:
-            cols.append(None)
-            continue
-        top = float(scores.max(initial=0.0))
-        scaled = np.maximum(scores, 0) / top if top > 0 else np.zeros_like(scores)
-        cols.append(scaled)
-        best = np.argpartition(-scaled, min(pool, len(scaled) - 1))[:pool]
-        cand.update(int(i) for i in best if scaled[i] > 0)
-    cand -= excluded
-    if not cand or not held.targets:
-        return None
-    candidates = np.array(sorted(cand), np.int64)
-    matrix = np.stack([c[candidates] if c is not None else np.zeros(len(candidates)) for c in cols], axis=1)
-    target_mask = np.isin(candidates, np.fromiter(held.targets, np.int64))
-    return _Prepared(matrix.astype(np.float32), target_mask, len(held.targets))
+def _scaled(scores: np.ndarray) -> np.ndarray:
+    top = float(scores.max(initial=0.0))
+    return np.maximum(scores, 0) / top if top > 0 else np.zeros_like(scores)
 
 
-def _search(prepared: list[_Prepared], start: dict[str, float], k: int) -> tuple[dict[str, float], float]:
-    weights = np.array([start.get(s, 0.0) for s in SIGNALS], np.float32)
+def _prepare(
+    model: HybridModel,
+    held: Sequence[HeldOut],
+    task: str,
+    decays: Sequence[tuple[str, float] | None],
+    k: int,
+    trigger_cache: dict[int, dict[str, np.ndarray]],
+) -> dict[tuple[str, float] | None, _Prepared]:
+    """The held-out requests of ``task`` as arrays, once per way of reading the history.
+
+    The candidates of a request are the ``POOL`` items strongest in any feature (under any
+    decay), without the history and the trigger; the same for every decay.
+    """
+    features = task_features(task)
+    matrices = model._matrices()
+    priors = {
+        name: _scaled(vector)
+        for name in ("popularity", "trending")
+        if (vector := getattr(model, name, None)) is not None
+    }
+    n = model.n_items
+    per_decay: dict[tuple[str, float] | None, list[tuple[np.ndarray, np.ndarray, int]]] = {d: [] for d in decays}
+    for h in held:
+        common: dict[str, np.ndarray] = dict(priors)
+        if h.trigger is not None and task != Task.NEXT_ORDER:
+            cached = trigger_cache.get(h.trigger)
+            if cached is None:
+                one = np.array([h.trigger])
+                cached = {
+                    f"{name}:trigger": _scaled(_rows_dot(np.ones(1, np.float32), one, m))
+                    for name, m in matrices.items()
+                }
+                trigger_cache[h.trigger] = cached
+            common.update(cached)
+        history_cols: dict[str, np.ndarray] = {}  # feature -> (decays x items), scaled per row
+        real = [d for d in decays if d is not None]
+        if task != Task.ITEM_TO_ITEM and real and h.history:
+            request = Request(history=h.history, trigger=h.trigger, task=task, history_times=h.history_times)
+            rows, cols, vals = [], [], []
+            for r, decay in enumerate(real):
+                idx, w = model.history_vector(request, decay)
+                rows.append(np.full(len(idx), r))
+                cols.append(idx)
+                vals.append(w)
+            weights = sp.csr_matrix(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(real), n)
+            )
+            for name, m in matrices.items():
+                dense = np.asarray((weights @ m).toarray(), np.float32)
+                tops = dense.max(axis=1, keepdims=True)
+                history_cols[f"{name}:history"] = np.where(tops > 0, np.maximum(dense, 0) / np.maximum(tops, 1e-30), 0)
+        excluded = set(h.history) | ({h.trigger} if h.trigger is not None else set())
+        # candidates: the items strongest in any feature (the max of the scaled features)
+        strongest = np.zeros(n, np.float32)
+        for f in features:
+            if (c := common.get(f)) is not None:
+                np.maximum(strongest, c, out=strongest)
+            if (block := history_cols.get(f)) is not None:
+                np.maximum(strongest, block.max(axis=0), out=strongest)
+        if excluded:
+            strongest[np.fromiter(excluded, np.int64)] = 0
+        top = np.argpartition(-strongest, min(POOL, n - 1))[:POOL]
+        cand = {int(i) for i in top if strongest[i] > 0}
+        cand.difference_update(excluded)
+        candidates = np.fromiter(sorted(cand), np.int64)
+        target_mask = np.isin(candidates, np.fromiter(h.targets, np.int64))
+        for decay in decays:
+            r = real.index(decay) if decay is not None else -1
+            columns = []
+            for f in features:
+                if f in common:
+                    columns.append(common[f][candidates])
+                elif f in history_cols and r >= 0:
+                    columns.append(history_cols[f][r, candidates])
+                else:
+                    columns.append(np.zeros(len(candidates), np.float32))
+            matrix = np.stack(columns, axis=1) if len(candidates) else np.zeros((0, len(features)), np.float32)
+            per_decay[decay].append((matrix.astype(np.float32), target_mask, len(h.targets)))
+    return {decay: _pad(features, rows, k) for decay, rows in per_decay.items() if rows}
+
+
+def _pad(features: tuple[str, ...], rows: list[tuple[np.ndarray, np.ndarray, int]], k: int) -> _Prepared:
+    width = max(k, max(len(r[1]) for r in rows))
+    values = np.zeros((len(rows), width, len(features)), np.float32)
+    targets = np.zeros((len(rows), width), bool)
+    valid = np.zeros((len(rows), width), bool)
+    for r, (matrix, target_mask, _) in enumerate(rows):
+        values[r, : len(target_mask)] = matrix
+        targets[r, : len(target_mask)] = target_mask
+        valid[r, : len(target_mask)] = True
+    n_targets = np.minimum(np.array([r[2] for r in rows], np.float64), k)
+    return _Prepared(features, values, targets, valid, n_targets)
+
+
+def _recall(prepared: _Prepared, w: np.ndarray, k: int) -> float:
+    scores = prepared.values @ w
+    scores[~prepared.valid | (scores <= 0)] = -1.0
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    hits = np.take_along_axis(prepared.targets & (scores > 0), top, axis=1).sum(axis=1)
+    return float(np.mean(hits / prepared.n_targets))
+
+
+def _search(prepared: _Prepared, start: dict[str, float], k: int) -> tuple[dict[str, float], float]:
+    weights = np.array([start.get(f, 0.0) for f in prepared.features], np.float32)
 
     def score(w: np.ndarray) -> float:
-        if not w.any():
-            return -1.0
-        return float(np.mean([_recall(p.signals @ w, p.target_mask, p.n_targets, k) for p in prepared]))
+        return _recall(prepared, w, k) if w.any() else -1.0
 
     best = score(weights)
     for _ in range(3):  # coordinate ascent, a few sweeps
         improved = False
-        for j in range(len(SIGNALS)):
+        for j in range(len(prepared.features)):
             for m in MULTIPLIERS:
+                if m == weights[j]:
+                    continue
                 trial = weights.copy()
                 trial[j] = m
                 value = score(trial)
@@ -118,38 +248,55 @@ def _search(prepared: list[_Prepared], start: dict[str, float], k: int) -> tuple
                     best, weights, improved = value, trial, True
         if not improved:
             break
-    return {s: float(w) for s, w in zip(SIGNALS, weights, strict=True)}, best
+    return {f: float(w) for f, w in zip(prepared.features, weights, strict=True) if w}, best
 
 
 def tune(
-    data: Interactions, items: Sequence[ItemText] | None = None, params: Params | None = None, *, k: int = 10
+    data: Interactions,
+    items: Sequence[ItemText] | None = None,
+    params: Params | None = None,
+    *,
+    k: int = 10,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Params, dict[str, float]]:
-    """Choose ``history_half_life`` and each task's blend weights on a hold-out of ``data``."""
+    """Choose each task's history decay and feature weights on held-out orders of ``data``."""
     params = params or Params()
+    say = progress or (lambda message: logger.info("%s", message))
     train, held = holdout(data)
     if not held:
         return params, {}
-    best_params, best_total, report = params, -1.0, {}
-    model = HybridModel(params).fit(train, items)  # the half-life only changes how requests are read
-    for half_life in HALF_LIVES:
-        candidate = replace(params, history_half_life=half_life)
-        model.params = candidate
-        weights, scores = {}, {}
-        for task in Task:
-            prepared = [p for h in held if h.task == task if (p := _prepare(model, h)) is not None]
-            if prepared:
-                weights[task.value], scores[task.value] = _search(prepared, params.weights[task.value], k)
-        total = sum(scores.values())
-        logger.info("tuning half_life=%s: %s", half_life, {t: round(v, 4) for t, v in scores.items()})
-        if total > best_total:
-            best_total = total
-            best_params = replace(candidate, weights={**params.weights, **weights})
-            report = {f"{t}_recall": v for t, v in scores.items()}
-    return best_params, report
+    model = HybridModel(params).fit(train, items)
+    weights = {t: dict(w) for t, w in params.weights.items()}
+    decays = dict(params.decay)
+    report: dict[str, float] = {}
+    trigger_cache: dict[int, dict[str, np.ndarray]] = {}
+    for task in Task:
+        requests = [h for h in held if h.task == task]
+        if not requests:
+            continue
+        options: Sequence[tuple[str, float] | None] = (None,) if task == Task.ITEM_TO_ITEM else DECAYS
+        best: tuple[float, dict[str, float], tuple[str, float] | None] | None = None
+        for decay, prepared in _prepare(model, requests, task, options, k, trigger_cache).items():
+            found, value = _search(prepared, params.weights.get(task.value, {}), k)
+            say(f"tuning {task.value} decay={decay}: recall@{k} {value:.4f} ({len(requests)} held-out orders)")
+            if best is None or value > best[0] + 1e-9:
+                best = (value, found, decay)
+        if best is None:
+            continue
+        value, found, decay = best
+        weights[task.value] = {f: found.get(f, 0.0) for f in FEATURES if found.get(f, 0.0)}
+        if decay is not None:
+            decays[task.value] = decay
+        report[f"{task.value}_recall"] = value
+    return replace(params, weights=weights, decay=decays), report
 
 
 def fit_tuned(
-    data: Interactions, items: Sequence[ItemText] | None = None, params: Params | None = None
+    data: Interactions,
+    items: Sequence[ItemText] | None = None,
+    params: Params | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[HybridModel, dict[str, float]]:
-    chosen, report = tune(data, items, params)
+    chosen, report = tune(data, items, params, progress=progress)
     return HybridModel(chosen).fit(data, items), report
