@@ -306,12 +306,15 @@ def for_order_from(
     bought, consumed, finished = history.bought, history.consumed, history.finished
     lines = [pk for _, order_pk, pk in bought if order_pk == order.pk]  # by position
     earlier = [(when, pk) for when, order_pk, pk in bought if when < order.placed_at and order_pk != order.pk]
-    merged = _merge_history(earlier, consumed)
     # the order's other lines are the most recent evidence of all
-    merged = [pk for pk in merged if pk not in lines] + [pk for pk in dict.fromkeys(lines[1:])]
+    timed = _merge_history(earlier, consumed, [(order.placed_at, pk) for pk in lines[1:]])
+    merged = [pk for _, pk in timed if pk != (lines[0] if lines else None)]
+    times = [when.timestamp() for when, pk in timed if pk != (lines[0] if lines else None)]
     owned = {pk for _, _, pk in bought} | finished | set(lines)
     trigger = lines[0] if lines else None
-    return _recommend(store, Task.POST_PURCHASE, trigger, None, merged, owned, limit, placement, reads=reads)
+    return _recommend(
+        store, Task.POST_PURCHASE, trigger, None, merged, owned, limit, placement, reads=reads, history_times=times
+    )
 
 
 #: how many recommendations are computed ahead for a new order (a block shows at most this many
@@ -415,9 +418,20 @@ def for_customer_from(
     ``reads`` as for :func:`for_order_from`."""
     store = customer.store
     bought, consumed, finished = history.bought, history.consumed, history.finished
-    merged = _merge_history([(when, pk) for when, _, pk in bought], consumed)
+    timed = _merge_history([(when, pk) for when, _, pk in bought], consumed)
     owned = {pk for _, _, pk in bought} | finished
-    return _recommend(store, Task.NEXT_ORDER, None, None, merged, owned, limit, placement, reads=reads)
+    return _recommend(
+        store,
+        Task.NEXT_ORDER,
+        None,
+        None,
+        [pk for _, pk in timed],
+        owned,
+        limit,
+        placement,
+        reads=reads,
+        history_times=[when.timestamp() for when, _ in timed],
+    )
 
 
 def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommendation]:
@@ -547,11 +561,13 @@ def _consumption(store: Store, customer_id: int) -> tuple[list[tuple[datetime, i
     return started, finished
 
 
-def _merge_history(*sources: Iterable[tuple[datetime, int]]) -> list[int]:
-    """Item pks by time, oldest first; an item seen twice sits at its latest place."""
-    events = sorted((when, n, pk) for source in sources for n, (when, pk) in enumerate(source))
-    latest = {pk: i for i, (_, _, pk) in enumerate(events)}
-    return [pk for i, (_, _, pk) in enumerate(events) if latest[pk] == i]
+def _merge_history(*sources: Iterable[tuple[datetime, int]]) -> list[tuple[datetime, int]]:
+    """(time, item pk) by time, oldest first; an item seen twice sits at its latest place.
+
+    Purchases of one order share its time, so the engine reads the history order by order."""
+    events = sorted((when, s, n, pk) for s, source in enumerate(sources) for n, (when, pk) in enumerate(source))
+    latest = {pk: i for i, (_, _, _, pk) in enumerate(events)}
+    return [(when, pk) for i, (when, _, _, pk) in enumerate(events) if latest[pk] == i]
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -580,9 +596,11 @@ def _recommend(
     placement: str,
     *,
     reads: SharedReads | None = None,
+    history_times: Sequence[float] | None = None,
 ) -> list[Recommendation]:
     """``trigger`` is an Item pk; ``trigger_kind`` its kind, looked up only if needed when None;
-    ``reads``: rows already read by earlier calls (:class:`SharedReads`)."""
+    ``history``: item pks, oldest first, with their unix times in ``history_times`` (one time per
+    order); ``reads``: rows already read by earlier calls (:class:`SharedReads`)."""
     if limit <= 0:
         return []
     blocked = set(owned) | set(history) | ({trigger} if trigger is not None else set())
@@ -593,14 +611,16 @@ def _recommend(
         return _filled(store, entry, [], blocked, limit, task, placement, rules, reads=reads)
     index = loaded.index
     trigger_idx = index.get(trigger) if trigger is not None else None
-    history_idx = [index[pk] for pk in history if pk in index]
+    known = [(n, index[pk]) for n, pk in enumerate(history) if pk in index]
+    history_idx = [i for _, i in known]
+    times_idx = [float(history_times[n]) for n, _ in known] if history_times is not None else None
     if trigger is not None and trigger_idx is None and (task == Task.ITEM_TO_ITEM or not history_idx):
         # an item newer than the model, and nothing else to go on: popular items of its kind
         if trigger_kind is None:
             trigger_kind = Item.objects.for_store(store).filter(pk=trigger).values_list("kind", flat=True).first()
         return _filled(store, entry, [], blocked, limit, task, placement, rules, kind=trigger_kind, reads=reads)
     scoring_task = Task.NEXT_ORDER if trigger_idx is None and task == Task.POST_PURCHASE else task
-    request = Request(history=history_idx, trigger=trigger_idx, task=scoring_task)
+    request = Request(history=history_idx, trigger=trigger_idx, task=scoring_task, history_times=times_idx)
     served = _Served(loaded, request, catalog, task=task)
     request.extra = _recent_pairs(store, served, reads)
     owned_idx = sorted({index[pk] for pk in blocked if pk in index} - {trigger_idx})
@@ -613,9 +633,14 @@ def _recommend(
     return _filled(store, entry, results, blocked, limit, task, placement, rules, kinds=kinds, reads=reads)
 
 
-def _request_items(request: Request) -> list[int]:
-    """The model indices a request scores from (as the engine reads it)."""
-    items = [] if request.task == Task.ITEM_TO_ITEM else list(request.history)
+def _request_items(request: Request, model: HybridModel) -> list[int]:
+    """The model indices a request scores from, as the engine reads it (the heaviest history
+    items, in the order they were last bought, then the trigger)."""
+    items: list[int] = []
+    if request.task != Task.ITEM_TO_ITEM:
+        kept = set(model.history_vector(request)[0].tolist())
+        latest = list(dict.fromkeys(reversed(list(request.history))))[::-1]
+        items = [i for i in latest if i in kept]
     if request.trigger is not None and request.task != Task.NEXT_ORDER:
         items.append(request.trigger)
     return list(dict.fromkeys(items))
@@ -625,10 +650,10 @@ def _recent_pairs(store: Store, served: _Served, reads: SharedReads | None = Non
     """Pair counts of orders placed since the model was trained, as extra raw scores.
 
     For each request item a and item b: count / (sqrt(n_a) * sqrt(n_b) + 10), n = the model's
-    buyer counts, into ``copurchase`` (bought together) or ``sequence`` (bought next).
+    buyer counts, into ``basket`` (bought in the same order) or ``sequence`` (bought next).
     """
     loaded = served.loaded
-    sources = [loaded.item_ids[i] for i in _request_items(served.request)]
+    sources = [loaded.item_ids[i] for i in _request_items(served.request, loaded.model)]
     if not sources:
         return None
     counts = loaded.model.item_counts
@@ -647,7 +672,7 @@ def _recent_pairs(store: Store, served: _Served, reads: SharedReads | None = Non
         ia, ib = loaded.index.get(a), loaded.index.get(b)
         if ia is None or ib is None or count <= 0:
             continue  # an item unknown to the model
-        signal = "copurchase" if kind == PairCount.Kind.TOGETHER else "sequence"
+        signal = "basket" if kind == PairCount.Kind.TOGETHER else "sequence"
         scores = extra.setdefault(signal, np.zeros(loaded.model.n_items, np.float32))
         scores[ib] += count / (math.sqrt(counts[ia]) * math.sqrt(counts[ib]) + 10.0)
         if kind == PairCount.Kind.TOGETHER:
@@ -675,7 +700,7 @@ def _explained(
     loaded = served.loaded
     # the candidates and (usually) the evidence of their reasons, the request's items, in one query
     wanted = [loaded.item_ids[i] for i, _ in ranked] + [
-        loaded.item_ids[i] for i in _request_items(served.request)[-50:]
+        loaded.item_ids[i] for i in _request_items(served.request, loaded.model)[-50:]
     ]
     items = reads.items(wanted) if reads is not None else Item.objects.for_store(store).defer("raw").in_bulk(wanted)
     ranked = [(i, s) for i, s in ranked if (it := items.get(loaded.item_ids[i])) is not None and it.available][:limit]

@@ -25,10 +25,15 @@ class Reason:
     shared: tuple[str, ...] = ()
 
 
+#: the most recent distinct history items a reason may point to
+MAX_EVIDENCE = 200
+
+
 def _evidence(request: Request) -> list[int]:
     items = [] if request.trigger is None or request.task == Task.NEXT_ORDER else [request.trigger]
     if request.task != Task.ITEM_TO_ITEM:
-        items += [i for i in reversed(list(request.history)) if i not in items]
+        recent = [i for i in dict.fromkeys(reversed(list(request.history))) if i not in items]
+        items += recent[:MAX_EVIDENCE]
     return items
 
 
