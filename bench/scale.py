@@ -46,8 +46,6 @@ from crosssell_plugin.engine.tuning import fit_tuned
 
 COLLECTION = 20
 HEAVY_HISTORY = 1500  # distinct items from which a request counts as heavy
-#: the plugin's Request carries the history's times once the engine reads them
-HAS_HISTORY_TIMES = "history_times" in Request.__dataclass_fields__
 
 PROFILES = {
     "default": {"orders": 1_000_000, "items": 100_000, "customers": 300_000, "seed": 1},
@@ -167,9 +165,7 @@ def request(sample: Sample, task: Task) -> Request:
     """The request the plugin builds for ``task`` at this point of the customer's history."""
     history, history_times = (sample.history, sample.history_times) if task != Task.ITEM_TO_ITEM else ([], [])
     trigger = None if task == Task.NEXT_ORDER else sample.trigger
-    if HAS_HISTORY_TIMES:
-        return Request(history=history, trigger=trigger, task=task, history_times=history_times)
-    return Request(history=history, trigger=trigger, task=task)
+    return Request(history=history, trigger=trigger, task=task, history_times=history_times)
 
 
 def latencies(model: HybridModel, group: list[Sample]) -> dict[str, np.ndarray]:
@@ -253,7 +249,6 @@ def main(argv: list[str] | None = None) -> None:
         "customers_with_1500_plus_items": int((distinct >= HEAVY_HISTORY).sum()),
         "machine": f"{os.cpu_count()} CPUs, {cpu_name()}, Python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}",
-        "history_times_passed": HAS_HISTORY_TIMES,
         "fit_s": round(fit_s, 2),
         "fit_target_s": targets["fit_s"],
         "ease_used": model.ease is not None,
@@ -292,8 +287,6 @@ def print_summary(s: dict) -> None:
     print(f"profile {s['profile']}: {s['store']}; {s['lines']:,} lines")
     print(f"customers with {HEAVY_HISTORY:,}+ distinct items: {s['customers_with_1500_plus_items']:,}")
     print(f"machine: {s['machine']}")
-    if not s["history_times_passed"]:
-        print("note: Request has no history_times field yet; requests were built without it")
     print(
         f"fit (fit_tuned: hold-out, weight search, refit): {s['fit_s']:.1f} s{_verdict(s['fit_s'], s['fit_target_s'])};"
         f" EASE used: {s['ease_used']}"

@@ -38,8 +38,9 @@ from .models import Consumption, Item, ModelVersion, Order, OrderLine, PairCount
 
 logger = logging.getLogger(__name__)
 
-#: progress(stage, **details). Stages, in order: loading, loaded, fitting, fitted, saving, saved,
-#: then activated, superseded or rejected.
+#: progress(stage, **details). Stages, in order: loading, loaded, fitting, tuning (once per
+#: configuration tried, with a ``message``), fitted, saving, saved, then activated, superseded
+#: or rejected.
 Progress = Callable[..., None]
 
 #: earlier orders of the customer whose items lead "next" to a new order's items (the engine's
@@ -194,7 +195,12 @@ def train_store(store: Store, progress: Progress | None = None) -> ModelVersion:
 
         report("fitting")
         fit_started = time.monotonic()
-        model, metrics = fit_tuned(data.interactions, data.texts)
+
+        def tuning(message: str) -> None:
+            logger.info("Store %s v%s: %s", store.pk, version.version, message)
+            report("tuning", message=message)
+
+        model, metrics = fit_tuned(data.interactions, data.texts, progress=tuning)
         fit_seconds = time.monotonic() - fit_started
         logger.info("Store %s v%s: fitted in %.2fs, %s", store.pk, version.version, fit_seconds, metrics)
         report("fitted", seconds=fit_seconds, metrics=metrics)

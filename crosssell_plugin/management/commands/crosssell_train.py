@@ -77,6 +77,8 @@ class Command(BaseCommand):
             )
         elif stage == "fitting":
             write("  fitting and tuning...")
+        elif stage == "tuning":
+            write(f"    {info['message']}")
         elif stage == "fitted":
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(info["metrics"].items())) or "no hold-out"
             write(f"  fitted in {info['seconds']:.2f}s ({metrics})")
