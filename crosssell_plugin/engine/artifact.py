@@ -83,7 +83,7 @@ def loads(blob: bytes) -> tuple[HybridModel, dict[str, Any]]:
         if name in arrays:
             setattr(model, name, arrays[name])
     if "ease" in arrays and arrays["ease"].ndim == 2:  # an earlier engine kept EASE dense
-        model.ease = dense_top_k_rows(arrays["ease"], model.params.ease_k)
+        model.ease = dense_top_k_rows(arrays["ease"], model.params.ease_k, model.params.ease_negative_k)
     return model, header["meta"]
 
 

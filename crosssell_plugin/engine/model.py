@@ -112,8 +112,9 @@ class Params:
     ease_lambda: float = 200.0
     #: above this many items EASE (dense, n^2 memory while fitting) is skipped
     ease_max_items: int = 12_000
-    #: EASE is kept as this many strongest entries per row
+    #: EASE is kept as this many strongest positive entries per row, and the most negative ones
     ease_k: int = 200
+    ease_negative_k: int = 100
     sequence_window: int = 5
     sequence_decay: float = 0.6
     sequence_beta: float = 0.5
@@ -228,7 +229,7 @@ class HybridModel:
         else:
             self.copurchase_counts = counts
         del pairs
-        self.ease = ease_top_k(data, lam=p.ease_lambda, k=p.ease_k) if 0 < data.n_items <= p.ease_max_items else None
+        self.ease = ease_top_k(data, lam=p.ease_lambda, k=p.ease_k, negative=p.ease_negative_k) if 0 < data.n_items <= p.ease_max_items else None
         self.sequence, self.sequence_counts = transitions_with_counts(
             data, window=p.sequence_window, decay=p.sequence_decay, beta=p.sequence_beta
         )

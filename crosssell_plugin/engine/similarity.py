@@ -148,23 +148,31 @@ def basket_cooccurrence(
     return top_k_rows(_asymmetric_cosine(c, counts, alpha, shrink), k)
 
 
-def ease_top_k(data: Interactions, *, lam: float = 200.0, k: int = 200) -> sp.csr_matrix:
-    """EASE kept as its ``k`` largest positive entries per row (sparse: a request reads k values
-    per history item, not a dense row of the catalogue)."""
-    return dense_top_k_rows(ease(data, lam=lam), k)
+def ease_top_k(data: Interactions, *, lam: float = 200.0, k: int = 200, negative: int = 100) -> sp.csr_matrix:
+    """EASE kept as its ``k`` largest positive and ``negative`` most negative entries per row
+    (sparse: a request reads at most k + negative values per history item, not a dense row of
+    the catalogue; the negative ones matter when a long history is summed)."""
+    return dense_top_k_rows(ease(data, lam=lam), k, negative)
 
 
-def dense_top_k_rows(dense: np.ndarray, k: int) -> sp.csr_matrix:
-    """The ``k`` largest positive entries of each row of a dense square matrix, as CSR."""
+def dense_top_k_rows(dense: np.ndarray, k: int, negative: int = 0) -> sp.csr_matrix:
+    """The ``k`` largest positive entries of each row of a dense square matrix, and its
+    ``negative`` most negative ones, as CSR."""
     n = dense.shape[0]
-    k = min(k, n - 1) if n > 1 else 0
-    if k <= 0:
+    parts = []
+    for sign, count in ((1.0, k), (-1.0, negative)):
+        count = min(count, n - 1) if n > 1 else 0
+        if count <= 0:
+            continue
+        cols = np.argpartition(-sign * dense, count - 1, axis=1)[:, :count]
+        vals = np.take_along_axis(dense, cols, axis=1).ravel()
+        rows = np.repeat(np.arange(n), count)
+        keep = sign * vals > 0
+        parts.append((vals[keep], rows[keep], cols.ravel()[keep]))
+    if not parts:
         return sp.csr_matrix(dense.shape, dtype=np.float32)
-    cols = np.argpartition(-dense, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(dense, cols, axis=1).ravel()
-    rows = np.repeat(np.arange(n), k)
-    keep = vals > 0
-    out = sp.csr_matrix((vals[keep], (rows[keep], cols.ravel()[keep])), shape=dense.shape, dtype=np.float32)
+    vals, rows, cols = (np.concatenate(p) for p in zip(*parts, strict=True))
+    out = sp.csr_matrix((vals, (rows, cols)), shape=dense.shape, dtype=np.float32)
     out.sort_indices()
     return out
 

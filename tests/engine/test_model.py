@@ -71,11 +71,13 @@ def test_sparse_ease_keeps_the_strongest_entries_of_each_row() -> None:
     rows = [(u, int(i), 0.0) for u in range(60) for i in rng.choice(20, 5, replace=False)]
     data = _data(rows, n_items=20)
     dense = ease(data, lam=10.0)
-    sparse = ease_top_k(data, lam=10.0, k=3).toarray()
+    sparse = ease_top_k(data, lam=10.0, k=3, negative=2).toarray()
     for r in range(20):
         kept = np.flatnonzero(sparse[r])
-        assert len(kept) <= 3 and np.allclose(sparse[r, kept], dense[r, kept])
-        assert set(kept) <= set(np.argsort(-dense[r])[:3])
+        assert np.allclose(sparse[r, kept], dense[r, kept])
+        positive, negative = kept[sparse[r, kept] > 0], kept[sparse[r, kept] < 0]
+        assert len(positive) <= 3 and set(positive) <= set(np.argsort(-dense[r])[:3])
+        assert len(negative) <= 2 and set(negative) <= set(np.argsort(dense[r])[:2])
 
 
 def test_history_is_read_per_order_and_capped_to_its_heaviest_items() -> None:
