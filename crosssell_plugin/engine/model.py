@@ -229,7 +229,8 @@ class HybridModel:
         else:
             self.copurchase_counts = counts
         del pairs
-        self.ease = ease_top_k(data, lam=p.ease_lambda, k=p.ease_k, negative=p.ease_negative_k) if 0 < data.n_items <= p.ease_max_items else None
+        fits = 0 < data.n_items <= p.ease_max_items
+        self.ease = ease_top_k(data, lam=p.ease_lambda, k=p.ease_k, negative=p.ease_negative_k) if fits else None
         self.sequence, self.sequence_counts = transitions_with_counts(
             data, window=p.sequence_window, decay=p.sequence_decay, beta=p.sequence_beta
         )
