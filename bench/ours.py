@@ -3,7 +3,8 @@
 Training is ``fit_tuned`` (the plugin's own weight search on a hold-out of the training data),
 and answers go through ``rules.rerank`` like ``crosssell_plugin.recommend`` does, with the rules
 that need prices, margins, stock or course structure switched off (the benchmark data has none):
-what remains is the per-kind cap (at most one merch item).
+what remains is the soft per-kind preference, which reorders only when a list mixes kinds (the
+benchmark catalogues are of one kind each) and never shortens it.
 """
 
 from __future__ import annotations

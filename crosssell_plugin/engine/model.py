@@ -171,8 +171,9 @@ def history_weights(
         distinct = np.unique(when)
         age = (len(distinct) - 1 - np.searchsorted(distinct, when)).astype(np.float64)
     w = np.power(0.5, age / half_life)
-    unique, inverse = np.unique(items, return_inverse=True)
-    total = np.bincount(inverse, weights=w, minlength=len(unique))
+    total = np.bincount(items, weights=w, minlength=n_items)
+    unique = np.flatnonzero(total)
+    total = total[unique]
     if len(unique) > max_items:
         keep = np.lexsort((unique, -total))[:max_items]
         unique, total = unique[keep], total[keep]
@@ -228,9 +229,11 @@ class HybridModel:
             self.copurchase_counts = pattern_values(pairs, (self.copurchase + self.basket).tocsr())
         else:
             self.copurchase_counts = counts
-        del pairs
         fits = 0 < data.n_items <= p.ease_max_items
-        self.ease = ease_top_k(data, lam=p.ease_lambda, k=p.ease_k, negative=p.ease_negative_k) if fits else None
+        self.ease = (
+            ease_top_k(data, lam=p.ease_lambda, k=p.ease_k, negative=p.ease_negative_k, pairs=pairs) if fits else None
+        )
+        del pairs
         self.sequence, self.sequence_counts = transitions_with_counts(
             data, window=p.sequence_window, decay=p.sequence_decay, beta=p.sequence_beta
         )
@@ -272,11 +275,12 @@ class HybridModel:
         trigger = request.trigger
         use_trigger = trigger is not None and 0 <= trigger < self.n_items and request.task != Task.NEXT_ORDER
         idx, w = self.history_vector(request, decay)
+        row = sp.csr_matrix((w, idx, np.array([0, len(idx)])), shape=(1, self.n_items)) if len(idx) else None
         for name, matrix in matrices.items():
             if use_trigger:
                 out[f"{name}:trigger"] = _rows_dot(np.ones(1, np.float32), np.array([trigger]), matrix)
-            if len(idx):
-                out[f"{name}:history"] = _rows_dot(w, idx, matrix)
+            if row is not None:
+                out[f"{name}:history"] = np.asarray((row @ matrix).toarray(), np.float32).ravel()
         if self.popularity is not None:
             out["popularity"] = self.popularity
         if self.trending is not None:
@@ -303,8 +307,8 @@ class HybridModel:
         """The ``k`` best items with their blended scores, best first; deterministic."""
         scores = self.score(request)
         mask = np.ones(self.n_items, bool) if allowed is None else allowed.copy()
-        blocked = np.fromiter((i for i in exclude if 0 <= i < self.n_items), np.int64)
-        mask[blocked] = False
+        blocked = np.asarray(exclude, np.int64).ravel()
+        mask[blocked[(blocked >= 0) & (blocked < self.n_items)]] = False
         history = np.asarray(request.history, np.int64)
         mask[history[(history >= 0) & (history < self.n_items)]] = False
         if request.trigger is not None and 0 <= request.trigger < self.n_items:
