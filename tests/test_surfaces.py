@@ -33,6 +33,9 @@ from integrations.base import get_adapter
 from tests.integrations.oscar.conftest import Catalogue, Checkout
 
 from .conftest import STORE_REF
+from .test_recommend import T0, add_catalog, buy, seed_history, snapshot
+
+pytestmark = pytest.mark.django_db
 
 _CLICK_HREF = re.compile(r'href="(/crosssell/r/([^"/]+)/)"')
 
@@ -45,9 +48,7 @@ def click_links(html: str) -> dict[str, str]:
         payload = signing.loads(token, salt=CLICK_SALT)
         links[payload["k"]] = href
     return links
-from .test_recommend import T0, add_catalog, buy, seed_history, snapshot
 
-pytestmark = pytest.mark.django_db
 
 HOSTILE = "<script>alert(1)</script>"
 

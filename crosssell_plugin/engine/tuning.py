@@ -47,7 +47,7 @@ class HeldOut:
 
 
 def holdout(
-    data: Interactions, *, max_users: int = 800, seed: int = 0, min_items: int = 5
+    data: Interactions, *, max_users: int = 1000, seed: int = 0, min_items: int = 5
 ) -> tuple[Interactions, list[HeldOut]]:
     """Split off each sampled customer's latest whole orders (customers with 2+ orders).
 
@@ -276,20 +276,15 @@ def tune(
         if not requests:
             continue
         options: Sequence[tuple[str, float] | None] = (None,) if task == Task.ITEM_TO_ITEM else DECAYS
-        # one sweep per way of reading the history, each from the best weights so far; then
-        # the best way gets the remaining sweeps
         best: tuple[float, dict[str, float], tuple[str, float] | None] | None = None
-        prepared_by_decay = _prepare(model, requests, task, options, k, trigger_cache)
-        for decay, prepared in prepared_by_decay.items():
-            start = best[1] if best is not None else params.weights.get(task.value, {})
-            found, value = _search(prepared, start, k, sweeps=1)
+        for decay, prepared in _prepare(model, requests, task, options, k, trigger_cache).items():
+            found, value = _search(prepared, params.weights.get(task.value, {}), k)
             say(f"tuning {task.value} decay={decay}: recall@{k} {value:.4f} ({len(requests)} held-out orders)")
             if best is None or value > best[0] + 1e-9:
                 best = (value, found, decay)
         if best is None:
             continue
-        found, value = _search(prepared_by_decay[best[2]], best[1], k, sweeps=2)
-        decay = best[2]
+        value, found, decay = best
         say(f"tuning {task.value}: chose decay={decay}, recall@{k} {value:.4f}")
         weights[task.value] = {f: found.get(f, 0.0) for f in FEATURES if found.get(f, 0.0)}
         if decay is not None:
