@@ -181,13 +181,19 @@ def _orders_by_customer(events: Events) -> dict[int, list[int]]:
     return by_customer
 
 
-def _retail_requests(dataset: Dataset, train: TrainData, start: float, end: float) -> Iterator[Request]:
-    events = dataset.events
+def _order_lines(events: Events) -> tuple[dict[int, list[int]], dict[int, float]]:
+    """Order -> its items (in event order), and order -> its time."""
     lines: dict[int, list[int]] = defaultdict(list)
     times: dict[int, float] = {}
     for order, item, time in zip(events.order.tolist(), events.item.tolist(), events.time.tolist(), strict=True):
         lines[order].append(item)
         times[order] = time
+    return lines, times
+
+
+def _retail_requests(dataset: Dataset, train: TrainData, start: float, end: float) -> Iterator[Request]:
+    events = dataset.events
+    lines, times = _order_lines(events)
     known = train.known_items()
     for orders in _orders_by_customer(events).values():
         history: list[int] = []
@@ -297,11 +303,7 @@ def _basket_requests(dataset: Dataset, train: TrainData, cut_from_end: int) -> I
     """One request set per customer with enough baskets: the basket ``cut_from_end`` from the end
     is the held-out order, every earlier basket the history."""
     events = dataset.events
-    lines: dict[int, list[int]] = defaultdict(list)
-    times: dict[int, float] = {}
-    for order, item, time in zip(events.order.tolist(), events.item.tolist(), events.time.tolist(), strict=True):
-        lines[order].append(item)
-        times[order] = time
+    lines, times = _order_lines(events)
     known = train.known_items()
     for orders in _orders_by_customer(events).values():
         if len(orders) < BASKET_MIN_ORDERS:

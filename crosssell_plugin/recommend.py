@@ -307,11 +307,11 @@ def for_order_from(
     lines = [pk for _, order_pk, pk in bought if order_pk == order.pk]  # by position
     earlier = [(when, pk) for when, order_pk, pk in bought if when < order.placed_at and order_pk != order.pk]
     # the order's other lines are the most recent evidence of all
-    timed = _merge_history(earlier, consumed, [(order.placed_at, pk) for pk in lines[1:]])
-    merged = [pk for _, pk in timed if pk != (lines[0] if lines else None)]
-    times = [when.timestamp() for when, pk in timed if pk != (lines[0] if lines else None)]
-    owned = {pk for _, _, pk in bought} | finished | set(lines)
     trigger = lines[0] if lines else None
+    timed = _merge_history(earlier, consumed, [(order.placed_at, pk) for pk in lines[1:]])
+    timed = [(when, pk) for when, pk in timed if pk != trigger]
+    merged, times = [pk for _, pk in timed], [when.timestamp() for when, _ in timed]
+    owned = {pk for _, _, pk in bought} | finished | set(lines)
     return _recommend(
         store, Task.POST_PURCHASE, trigger, None, merged, owned, limit, placement, reads=reads, history_times=times
     )

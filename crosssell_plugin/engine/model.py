@@ -34,7 +34,7 @@ from .content import ItemText, content_neighbours, structured_tokens, tfidf
 from .interactions import Interactions
 from .similarity import (
     basket_cooccurrence,
-    cooccurrence_with_counts,
+    cooccurrence,
     customer_pairs,
     ease_top_k,
     pattern_values,
@@ -54,8 +54,6 @@ ITEM_SIGNALS = ("basket", "copurchase", "ease", "sequence", "content")
 PRIORS = ("popularity", "trending")
 #: every feature a blend can weigh, in a fixed order
 FEATURES = tuple(f"{s}:{side}" for side in ("trigger", "history") for s in ITEM_SIGNALS) + PRIORS
-#: kept for readers of the signal names
-SIGNALS = ITEM_SIGNALS + PRIORS
 
 
 def task_features(task: str) -> tuple[str, ...]:
@@ -221,14 +219,9 @@ class HybridModel:
         self.n_items = data.n_items
         self.item_counts = data.item_counts
         pairs = customer_pairs(data)
-        self.copurchase, counts = cooccurrence_with_counts(
-            data, k=p.copurchase_k, alpha=p.copurchase_alpha, pairs=pairs
-        )
+        self.copurchase = cooccurrence(data, k=p.copurchase_k, alpha=p.copurchase_alpha, pairs=pairs)
         self.basket = basket_cooccurrence(data, k=p.basket_k, alpha=p.basket_alpha, size_power=p.basket_size_power)
-        if self.basket.nnz:
-            self.copurchase_counts = pattern_values(pairs, (self.copurchase + self.basket).tocsr())
-        else:
-            self.copurchase_counts = counts
+        self.copurchase_counts = pattern_values(pairs, (self.copurchase + self.basket).tocsr())
         fits = 0 < data.n_items <= p.ease_max_items
         self.ease = (
             ease_top_k(data, lam=p.ease_lambda, k=p.ease_k, negative=p.ease_negative_k, pairs=pairs) if fits else None
@@ -248,7 +241,7 @@ class HybridModel:
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def _matrices(self) -> dict[str, sp.csr_matrix]:
+    def matrices(self) -> dict[str, sp.csr_matrix]:
         return {
             name: m
             for name in ITEM_SIGNALS
@@ -271,7 +264,7 @@ class HybridModel:
         trained): to its trigger feature when the request has a trigger, else to its history one.
         """
         out: dict[str, np.ndarray] = {}
-        matrices = self._matrices()
+        matrices = self.matrices()
         trigger = request.trigger
         use_trigger = trigger is not None and 0 <= trigger < self.n_items and request.task != Task.NEXT_ORDER
         idx, w = self.history_vector(request, decay)

@@ -57,7 +57,7 @@ def _top_k_dense_blocks(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
             rows_idx.append(np.full(len(chosen), start + r))
             cols_idx.append(chosen)
         r_all, c_all = np.concatenate(rows_idx), np.concatenate(cols_idx)
-        parts.append((r_all, c_all, m[start : start + block].toarray()[r_all - start, c_all]))
+        parts.append((r_all, c_all, dense[r_all - start, c_all]))
     r = np.concatenate([p[0] for p in parts])
     c = np.concatenate([p[1] for p in parts])
     v = np.concatenate([p[2] for p in parts]).astype(np.float32)
@@ -85,6 +85,20 @@ def customer_pairs(data: Interactions) -> sp.csr_matrix:
     return c
 
 
+def cooccurrence(
+    data: Interactions,
+    *,
+    k: int = 100,
+    alpha: float = 0.5,
+    shrink: float = 10.0,
+    pairs: sp.csr_matrix | None = None,
+) -> sp.csr_matrix:
+    """Co-purchase similarity C_ij / (n_i^alpha * n_j^(1-alpha) + shrink), top-K per row;
+    ``pairs``: :func:`customer_pairs` of ``data`` if already computed."""
+    c = customer_pairs(data) if pairs is None else pairs
+    return top_k_rows(_asymmetric_cosine(c, data.item_counts, alpha, shrink), k)
+
+
 def cooccurrence_with_counts(
     data: Interactions,
     *,
@@ -100,8 +114,7 @@ def cooccurrence_with_counts(
     interactions, not with items squared.
     """
     c = customer_pairs(data) if pairs is None else pairs
-    sim = _asymmetric_cosine(c, data.item_counts, alpha, shrink)
-    sim = top_k_rows(sim, k)
+    sim = cooccurrence(data, k=k, alpha=alpha, shrink=shrink, pairs=c)
     return sim, pattern_values(c, sim)
 
 

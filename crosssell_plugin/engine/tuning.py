@@ -140,7 +140,7 @@ def _prepare(
     decay), without the history and the trigger; the same for every decay.
     """
     features = task_features(task)
-    matrices = model._matrices()
+    matrices = model.matrices()
     priors = {
         name: _scaled(vector)
         for name in ("popularity", "trending")
