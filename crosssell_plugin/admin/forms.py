@@ -12,10 +12,10 @@ from typing import Any
 
 from django import forms
 
-from .conf import STORE_RULE_KEYS, described, rules_problem
-from .events import ItemKind
-from .models import Item, Store
-from .rules_config import effective_rules
+from ..conf import STORE_RULE_KEYS, described, rules_problem
+from ..events import ItemKind
+from ..models import Item, Store
+from ..rules_config import effective_rules
 
 KINDS = [k.value for k in ItemKind]
 
