@@ -83,6 +83,15 @@ class Interactions:
             self.users[first], self.items[first], self.times[first], self.weights[first], self.n_users, self.n_items
         )
 
+    @cached_property
+    def order_index(self) -> np.ndarray:
+        """Per event, the number of its order (0, 1, ...): events of one user and time are one
+        order, and events are kept sorted by user, then time."""
+        if not len(self.users):
+            return np.zeros(0, np.int64)
+        new = np.r_[True, (self.users[1:] != self.users[:-1]) | (self.times[1:] != self.times[:-1])]
+        return np.cumsum(new) - 1
+
     @property
     def end_time(self) -> float:
         return float(self.times.max()) if len(self.times) else 0.0

@@ -9,6 +9,14 @@ from .interactions import Interactions
 
 #: dense row blocks of at most this many cells are used to find each row's top K
 DENSE_BLOCK_CELLS = 16_000_000
+#: catalogues up to this many items count their item pairs in dense arrays (n^2 float32 each:
+#: 256 MB at 8,000 items); on such catalogues most pairs occur and sparse products cost more
+DENSE_MAX_ITEMS = 8000
+
+
+def dense_ok(n_items: int) -> bool:
+    """Whether item-item counts of a catalogue of ``n_items`` are kept dense while fitting."""
+    return 0 < n_items <= DENSE_MAX_ITEMS
 
 
 def top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -37,48 +45,88 @@ def top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
 def _top_k_dense_blocks(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     n_rows, n_cols = m.shape
     block = max(1, DENSE_BLOCK_CELLS // n_cols)
-    parts = []
-    for start in range(0, n_rows, block):
-        dense = m[start : start + block].toarray()
-        # ties at the k-th value go to the lower column index: sort key = value, then -column
-        cols = np.argpartition(-dense, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(dense, cols, axis=1)
-        kth = vals.min(axis=1, keepdims=True)
-        above = dense > kth
-        n_above = above.sum(axis=1)
-        rows_idx, cols_idx = [], []
-        for r in range(dense.shape[0]):  # exact, deterministic tie-break on the k-th value
-            strict = np.flatnonzero(above[r])
-            if kth[r, 0] <= 0:
-                chosen = strict
-            else:
-                ties = np.flatnonzero(dense[r] == kth[r, 0])[: k - int(n_above[r])]
-                chosen = np.concatenate([strict, ties])
-            rows_idx.append(np.full(len(chosen), start + r))
-            cols_idx.append(chosen)
-        r_all, c_all = np.concatenate(rows_idx), np.concatenate(cols_idx)
-        parts.append((r_all, c_all, dense[r_all - start, c_all]))
+    parts = [_block_top_k(m[start : start + block].toarray(), k, start) for start in range(0, n_rows, block)]
+    return _from_parts(parts, m.shape)
+
+
+def top_k_dense(dense: np.ndarray, k: int) -> sp.csr_matrix:
+    """:func:`top_k_rows` of a dense matrix (only positive entries are kept), as CSR."""
+    n_rows, n_cols = dense.shape
+    if k >= n_cols:
+        out = sp.csr_matrix(np.maximum(dense, 0), dtype=np.float32)
+        out.sort_indices()
+        return out
+    block = max(1, DENSE_BLOCK_CELLS // max(n_cols, 1))
+    parts = [_block_top_k(dense[start : start + block], k, start) for start in range(0, n_rows, block)]
+    return _from_parts(parts, dense.shape)
+
+
+def _block_top_k(dense: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, values) of each row's ``k`` largest positive entries; ties at the k-th
+    value go to the lower column index (exact and deterministic)."""
+    cols = np.argpartition(-dense, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(dense, cols, axis=1).min(axis=1)
+    above = dense > kth[:, None]
+    n_above = above.sum(axis=1)
+    flat = np.flatnonzero(above)
+    rows_idx, cols_idx = [flat // dense.shape[1]], [flat % dense.shape[1]]
+    # rows whose k-th value is tied with entries left out: take the lowest columns among the ties
+    short = np.flatnonzero((kth > 0) & (n_above < k))
+    for r in short:
+        ties = np.flatnonzero(dense[r] == kth[r])[: k - int(n_above[r])]
+        rows_idx.append(np.full(len(ties), r))
+        cols_idx.append(ties)
+    r_all, c_all = np.concatenate(rows_idx), np.concatenate(cols_idx)
+    return r_all + start, c_all, dense[r_all, c_all]
+
+
+def _from_parts(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], shape: tuple[int, int]) -> sp.csr_matrix:
     r = np.concatenate([p[0] for p in parts])
     c = np.concatenate([p[1] for p in parts])
     v = np.concatenate([p[2] for p in parts]).astype(np.float32)
-    out = sp.csr_matrix((v, (r, c)), shape=m.shape)
+    keep = v > 0
+    out = sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=shape)
     out.eliminate_zeros()
     out.sort_indices()
     return out
 
 
-def pattern_values(values: sp.csr_matrix, pattern: sp.csr_matrix) -> sp.csr_matrix:
-    """``values`` restricted to the non-zero positions of ``pattern``."""
-    mask = pattern.copy()
-    mask.data = np.ones_like(mask.data)
-    out = sp.csr_matrix(values.multiply(mask), dtype=np.float32)
+def pattern_values(values: sp.csr_matrix | np.ndarray, pattern: sp.csr_matrix) -> sp.csr_matrix:
+    """``values`` (sparse or dense) restricted to the non-zero positions of ``pattern``."""
+    if isinstance(values, np.ndarray):
+        pattern = sp.csr_matrix(pattern)
+        pattern.sum_duplicates()
+        rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+        picked = values[rows, pattern.indices].astype(np.float32)
+        out = sp.csr_matrix((picked, pattern.indices.copy(), pattern.indptr.copy()), shape=pattern.shape)
+    else:
+        mask = pattern.copy()
+        mask.data = np.ones_like(mask.data)
+        out = sp.csr_matrix(values.multiply(mask), dtype=np.float32)
     out.eliminate_zeros()
     return out
 
 
-def customer_pairs(data: Interactions) -> sp.csr_matrix:
-    """Customers who bought both items, every pair (items x items, sparse, zero diagonal)."""
+def _dense_gram(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
+    """``a.T @ b`` as a dense float32 array, summed over row blocks of ``b`` small enough to
+    hold densely (``a`` and ``b`` have the same rows)."""
+    out = np.zeros((a.shape[1], b.shape[1]), np.float32)
+    block = max(1, DENSE_BLOCK_CELLS // max(b.shape[1], 1))
+    for start in range(0, b.shape[0], block):
+        part = b[start : start + block]
+        if part.nnz:
+            out += a[start : start + block].T @ part.toarray()
+    return out
+
+
+def customer_pairs(data: Interactions, *, dense: bool | None = None) -> sp.csr_matrix | np.ndarray:
+    """Customers who bought both items, every pair (items x items, zero diagonal): a dense
+    float32 array on catalogues of :func:`dense_ok` size (unless ``dense`` says), else sparse."""
     x = data.binary
+    if dense if dense is not None else dense_ok(data.n_items):
+        d = _dense_gram(x, x)
+        np.fill_diagonal(d, 0.0)
+        return d
     c = (x.T @ x).tocsr().astype(np.float32)
     c.setdiag(0)
     c.eliminate_zeros()
@@ -91,12 +139,16 @@ def cooccurrence(
     k: int = 100,
     alpha: float = 0.5,
     shrink: float = 10.0,
-    pairs: sp.csr_matrix | None = None,
+    pairs: sp.csr_matrix | np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Co-purchase similarity C_ij / (n_i^alpha * n_j^(1-alpha) + shrink), top-K per row;
     ``pairs``: :func:`customer_pairs` of ``data`` if already computed."""
     c = customer_pairs(data) if pairs is None else pairs
-    return top_k_rows(_asymmetric_cosine(c, data.item_counts, alpha, shrink), k)
+    return _top_k(_asymmetric_cosine(c, data.item_counts, alpha, shrink), k)
+
+
+def _top_k(m: sp.csr_matrix | np.ndarray, k: int) -> sp.csr_matrix:
+    return top_k_dense(m, k) if isinstance(m, np.ndarray) else top_k_rows(m, k)
 
 
 def cooccurrence_with_counts(
@@ -105,7 +157,7 @@ def cooccurrence_with_counts(
     k: int = 100,
     alpha: float = 0.5,
     shrink: float = 10.0,
-    pairs: sp.csr_matrix | None = None,
+    pairs: sp.csr_matrix | np.ndarray | None = None,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Co-purchase similarity and, on the same pairs, how many customers bought both.
 
@@ -118,7 +170,15 @@ def cooccurrence_with_counts(
     return sim, pattern_values(c, sim)
 
 
-def _asymmetric_cosine(c: sp.csr_matrix, counts: np.ndarray, alpha: float, shrink: float) -> sp.csr_matrix:
+def _asymmetric_cosine(
+    c: sp.csr_matrix | np.ndarray, counts: np.ndarray, alpha: float, shrink: float
+) -> sp.csr_matrix | np.ndarray:
+    """C_ij / (n_i^alpha * n_j^(1-alpha) + shrink); a dense ``c`` gives a new dense array."""
+    counts = np.asarray(counts, np.float32)
+    if isinstance(c, np.ndarray):
+        denom = np.power(counts, alpha)[:, None] * np.power(counts, 1 - alpha)[None, :]
+        denom += shrink
+        return np.divide(c, denom, out=denom, where=denom > 0)
     c = c.copy()
     rows = np.repeat(np.arange(c.shape[0]), np.diff(c.indptr))
     denom = np.power(counts[rows], alpha) * np.power(counts[c.indices], 1 - alpha) + shrink
@@ -145,20 +205,23 @@ def basket_cooccurrence(
     n = data.n_items
     if not len(data):
         return sp.csr_matrix((n, n), dtype=np.float32)
-    key = np.stack([data.users.astype(np.int64), data.times.view(np.int64)], axis=1)
-    _, order = np.unique(key, axis=0, return_inverse=True)
-    order = order.ravel()
-    o = sp.csr_matrix((np.ones(len(order), np.float32), (order, data.items)), shape=(int(order.max()) + 1, n))
+    order = data.order_index
+    o = sp.csr_matrix((np.ones(len(order), np.float32), (order, data.items)), shape=(int(order[-1]) + 1, n))
     o.sum_duplicates()
     o.data[:] = 1.0
     sizes = np.diff(o.indptr).astype(np.float64)
     weight = np.where((sizes >= 2) & (sizes <= max_size), np.power(np.maximum(sizes, 1.0), -size_power), 0.0)
     ow = sp.diags(weight.astype(np.float32)) @ o
     counts = np.asarray(ow.sum(axis=0)).ravel().astype(np.float32)
-    c = (o.T @ ow).tocsr().astype(np.float32)
-    c.setdiag(0)
-    c.eliminate_zeros()
-    return top_k_rows(_asymmetric_cosine(c, counts, alpha, shrink), k)
+    c: sp.csr_matrix | np.ndarray
+    if dense_ok(n):
+        c = _dense_gram(o, ow)
+        np.fill_diagonal(c, 0.0)
+    else:
+        c = (o.T @ ow).tocsr().astype(np.float32)
+        c.setdiag(0)
+        c.eliminate_zeros()
+    return _top_k(_asymmetric_cosine(c, counts, alpha, shrink), k)
 
 
 def ease_top_k(
@@ -167,7 +230,7 @@ def ease_top_k(
     lam: float = 200.0,
     k: int = 200,
     negative: int = 100,
-    pairs: sp.csr_matrix | None = None,
+    pairs: sp.csr_matrix | np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """EASE kept as its ``k`` largest positive and ``negative`` most negative entries per row
     (sparse: a request reads at most k + negative values per history item, not a dense row of
@@ -197,23 +260,22 @@ def dense_top_k_rows(dense: np.ndarray, k: int, negative: int = 0) -> sp.csr_mat
     return out
 
 
-def ease(data: Interactions, *, lam: float = 200.0, pairs: sp.csr_matrix | None = None) -> np.ndarray:
+def ease(data: Interactions, *, lam: float = 200.0, pairs: sp.csr_matrix | np.ndarray | None = None) -> np.ndarray:
     """EASE (Steck 2019): the closed-form linear item model, dense n_items x n_items float32.
 
     ``pairs``: :func:`customer_pairs` of ``data`` if already computed (the Gram matrix is those
     plus the buyers of each item on the diagonal)."""
     if pairs is None:
-        x = data.binary
-        g = (x.T @ x).toarray().astype(np.float64)
+        g = customer_pairs(data, dense=True)
+    elif isinstance(pairs, np.ndarray):
+        g = pairs.astype(np.float32, copy=True)
     else:
-        g = pairs.toarray().astype(np.float64)
-        g[np.diag_indices_from(g)] = data.item_counts
-    diag = np.diag_indices_from(g)
-    g[diag] += lam
+        g = pairs.toarray().astype(np.float32)
+    g[np.diag_indices_from(g)] = np.asarray(data.item_counts, np.float32) + np.float32(lam)
     p = _spd_inverse(g)
     del g
     p /= -np.diag(p)[None, :]
-    p[diag] = 0.0
+    np.fill_diagonal(p, 0.0)
     return p.astype(np.float32, copy=False)
 
 
@@ -222,14 +284,23 @@ def _spd_inverse(g: np.ndarray) -> np.ndarray:
     work of a float64 LU inverse; EASE's ridge keeps it well conditioned), float64 LU if that fails."""
     from scipy.linalg import lapack
 
-    g32 = g.astype(np.float32)
-    factor, info = lapack.spotrf(g32, lower=1, overwrite_a=1)
+    factor, info = lapack.spotrf(np.asarray(g, np.float32), lower=1, overwrite_a=0)
     if info == 0:
         inverse, info = lapack.spotri(factor, lower=1, overwrite_c=1)
         if info == 0:
-            lower = np.tril(inverse)
-            return lower + np.tril(inverse, -1).T
-    return np.linalg.inv(g).astype(np.float32)
+            return _symmetrize_lower(inverse)
+    return np.linalg.inv(np.asarray(g, np.float64)).astype(np.float32)
+
+
+def _symmetrize_lower(m: np.ndarray, block: int = 512) -> np.ndarray:
+    """Copy the lower triangle of a square array onto its upper one, in place, by blocks."""
+    n = m.shape[0]
+    for start in range(0, n, block):
+        end = min(start + block, n)
+        diagonal = m[start:end, start:end]
+        diagonal[...] = np.tril(diagonal) + np.tril(diagonal, -1).T
+        m[start:end, end:] = m[end:, start:end].T
+    return m
 
 
 def transitions_with_counts(

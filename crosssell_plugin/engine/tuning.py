@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -129,17 +130,16 @@ def _scaled(scores: np.ndarray) -> np.ndarray:
 def _prepare(
     model: HybridModel,
     held: Sequence[HeldOut],
-    task: str,
-    decays: Sequence[tuple[str, float] | None],
+    decays: Sequence[tuple[str, float]],
     k: int,
-    trigger_cache: dict[int, dict[str, np.ndarray]],
-) -> dict[tuple[str, float] | None, _Prepared]:
-    """The held-out requests of ``task`` as arrays, once per way of reading the history.
+) -> dict[str, dict[tuple[str, float] | None, _Prepared]]:
+    """Every task's held-out requests as arrays, once per way of reading the history
+    (item_to_item reads none: its only option is ``None``).
 
     The candidates of a request are the ``POOL`` items strongest in any feature (under any
-    decay), without the history and the trigger; the same for every decay.
+    decay), without the history and the trigger; the same for every decay. A history is read
+    once for all the tasks that share it.
     """
-    features = task_features(task)
     matrices = model.matrices()
     priors = {
         name: _scaled(vector)
@@ -147,8 +147,16 @@ def _prepare(
         if (vector := getattr(model, name, None)) is not None
     }
     n = model.n_items
-    per_decay: dict[tuple[str, float] | None, list[tuple[np.ndarray, np.ndarray, int]]] = {d: [] for d in decays}
+    rows: dict[str, dict[tuple[str, float] | None, list[tuple[np.ndarray, np.ndarray, int]]]] = {}
+    trigger_cache: dict[int, dict[str, np.ndarray]] = {}
+    history_cache: dict[int, dict[str, np.ndarray]] = {}  # id(history) -> feature -> (decays x items)
+    # every signal side by side: a history is read through all of them in one product
+    stacked = sp.hstack(list(matrices.values()), format="csr") if matrices else None
     for h in held:
+        task = h.task
+        features = task_features(task)
+        options: Sequence[tuple[str, float] | None] = (None,) if task == Task.ITEM_TO_ITEM else decays
+        per_decay = rows.setdefault(task, {d: [] for d in options})
         common: dict[str, np.ndarray] = dict(priors)
         if h.trigger is not None and task != Task.NEXT_ORDER:
             cached = trigger_cache.get(h.trigger)
@@ -160,23 +168,13 @@ def _prepare(
                 }
                 trigger_cache[h.trigger] = cached
             common.update(cached)
-        history_cols: dict[str, np.ndarray] = {}  # feature -> (decays x items), scaled per row
-        real = [d for d in decays if d is not None]
-        if task != Task.ITEM_TO_ITEM and real and h.history:
-            request = Request(history=h.history, trigger=h.trigger, task=task, history_times=h.history_times)
-            rows, cols, vals = [], [], []
-            for r, decay in enumerate(real):
-                idx, w = model.history_vector(request, decay)
-                rows.append(np.full(len(idx), r))
-                cols.append(idx)
-                vals.append(w)
-            weights = sp.csr_matrix(
-                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(real), n)
+        history_cols: dict[str, np.ndarray] = {}
+        if task != Task.ITEM_TO_ITEM and decays and h.history:
+            # the tasks of one held-out order share its history tuple: read it once
+            history_cols = history_cache.get(id(h.history)) or _history_columns(
+                model, h, decays, list(matrices), stacked
             )
-            for name, m in matrices.items():
-                dense = np.asarray((weights @ m).toarray(), np.float32)
-                tops = dense.max(axis=1, keepdims=True)
-                history_cols[f"{name}:history"] = np.where(tops > 0, np.maximum(dense, 0) / np.maximum(tops, 1e-30), 0)
+            history_cache = {id(h.history): history_cols}
         excluded = set(h.history) | ({h.trigger} if h.trigger is not None else set())
         # candidates: the items strongest in any feature (the max of the scaled features)
         strongest = np.zeros(n, np.float32)
@@ -188,23 +186,55 @@ def _prepare(
         if excluded:
             strongest[np.fromiter(excluded, np.int64)] = 0
         top = np.argpartition(-strongest, min(POOL, n - 1))[:POOL]
-        cand = {int(i) for i in top if strongest[i] > 0}
-        cand.difference_update(excluded)
-        candidates = np.fromiter(sorted(cand), np.int64)
+        candidates = np.sort(top[strongest[top] > 0])  # the excluded items score 0
         target_mask = np.isin(candidates, np.fromiter(h.targets, np.int64))
-        for decay in decays:
-            r = real.index(decay) if decay is not None else -1
+        for r, decay in enumerate(options):
             columns = []
             for f in features:
                 if f in common:
                     columns.append(common[f][candidates])
-                elif f in history_cols and r >= 0:
+                elif f in history_cols and decay is not None:
                     columns.append(history_cols[f][r, candidates])
                 else:
                     columns.append(np.zeros(len(candidates), np.float32))
             matrix = np.stack(columns, axis=1) if len(candidates) else np.zeros((0, len(features)), np.float32)
             per_decay[decay].append((matrix.astype(np.float32), target_mask, len(h.targets)))
-    return {decay: _pad(features, rows, k) for decay, rows in per_decay.items() if rows}
+    return {
+        task: {decay: _pad(task_features(task), r, k) for decay, r in per_decay.items() if r}
+        for task, per_decay in rows.items()
+    }
+
+
+def _history_columns(
+    model: HybridModel,
+    h: HeldOut,
+    decays: Sequence[tuple[str, float]],
+    names: list[str],
+    stacked: sp.csr_matrix | None,
+) -> dict[str, np.ndarray]:
+    """Each signal's history feature of a held-out request, one row per decay, scaled per row;
+    ``stacked``: the signals' matrices side by side, in the order of ``names``."""
+    if stacked is None:
+        return {}
+    request = Request(history=h.history, trigger=h.trigger, task=h.task, history_times=h.history_times)
+    rows, cols, vals = [], [], []
+    for r, decay in enumerate(decays):
+        idx, w = model.history_vector(request, decay)
+        rows.append(np.full(len(idx), r))
+        cols.append(idx)
+        vals.append(w)
+    weights = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(decays), model.n_items)
+    )
+    dense = np.asarray((weights @ stacked).toarray(), np.float32)
+    np.maximum(dense, 0, out=dense)
+    out = {}
+    n = model.n_items
+    for s, name in enumerate(names):
+        block = dense[:, s * n : (s + 1) * n]
+        tops = block.max(axis=1, keepdims=True)
+        out[f"{name}:history"] = block / np.where(tops > 0, tops, 1.0)
+    return out
 
 
 def _pad(features: tuple[str, ...], rows: list[tuple[np.ndarray, np.ndarray, int]], k: int) -> _Prepared:
@@ -229,27 +259,39 @@ def _recall(prepared: _Prepared, w: np.ndarray, k: int) -> float:
     return float(np.mean(hits / prepared.n_targets))
 
 
-def _search(prepared: _Prepared, start: dict[str, float], k: int, sweeps: int = 3) -> tuple[dict[str, float], float]:
-    weights = np.array([start.get(f, 0.0) for f in prepared.features], np.float32)
+def _search(
+    options: dict[tuple[str, float] | None, _Prepared], start: dict[str, float], k: int, sweeps: int = 4
+) -> tuple[tuple[str, float] | None, dict[str, float], float]:
+    """Coordinate ascent over the history decay and every feature weight: each sweep tries
+    every decay with the current weights, then every multiplier of each weight in turn."""
+    decays = list(options)
+    features = options[decays[0]].features
+    weights = np.array([start.get(f, 0.0) for f in features], np.float32)
 
-    def score(w: np.ndarray) -> float:
-        return _recall(prepared, w, k) if w.any() else -1.0
+    def score(decay: tuple[str, float] | None, w: np.ndarray) -> float:
+        return _recall(options[decay], w, k) if w.any() else -1.0
 
-    best = score(weights)
-    for _ in range(sweeps):  # coordinate ascent
+    decay, best = decays[0], -np.inf
+    for sweep in range(sweeps):
         improved = False
-        for j in range(len(prepared.features)):
+        for d in decays:
+            if sweep and d == decay:
+                continue
+            value = score(d, weights)
+            if value > best + 1e-9:
+                best, decay, improved = value, d, improved or sweep > 0
+        for j in range(len(features)):
             for m in MULTIPLIERS:
                 if m == weights[j]:
                     continue
                 trial = weights.copy()
                 trial[j] = m
-                value = score(trial)
+                value = score(decay, trial)
                 if value > best + 1e-9:
                     best, weights, improved = value, trial, True
         if not improved:
             break
-    return {f: float(w) for f, w in zip(prepared.features, weights, strict=True) if w}, best
+    return decay, {f: float(w) for f, w in zip(features, weights, strict=True) if w}, float(best)
 
 
 def tune(
@@ -270,22 +312,14 @@ def tune(
     weights = {t: dict(w) for t, w in params.weights.items()}
     decays = dict(params.decay)
     report: dict[str, float] = {}
-    trigger_cache: dict[int, dict[str, np.ndarray]] = {}
+    prepared = _prepare(model, held, DECAYS, k)
     for task in Task:
-        requests = [h for h in held if h.task == task]
-        if not requests:
+        options = prepared.get(task)
+        if not options:
             continue
-        options: Sequence[tuple[str, float] | None] = (None,) if task == Task.ITEM_TO_ITEM else DECAYS
-        best: tuple[float, dict[str, float], tuple[str, float] | None] | None = None
-        for decay, prepared in _prepare(model, requests, task, options, k, trigger_cache).items():
-            found, value = _search(prepared, params.weights.get(task.value, {}), k)
-            say(f"tuning {task.value} decay={decay}: recall@{k} {value:.4f} ({len(requests)} held-out orders)")
-            if best is None or value > best[0] + 1e-9:
-                best = (value, found, decay)
-        if best is None:
-            continue
-        value, found, decay = best
-        say(f"tuning {task.value}: chose decay={decay}, recall@{k} {value:.4f}")
+        n_requests = len(next(iter(options.values())).n_targets)
+        decay, found, value = _search(options, params.weights.get(task.value, {}), k)
+        say(f"tuning {task.value}: chose decay={decay}, recall@{k} {value:.4f} ({n_requests} held-out orders)")
         weights[task.value] = {f: found.get(f, 0.0) for f in FEATURES if found.get(f, 0.0)}
         if decay is not None:
             decays[task.value] = decay
@@ -299,6 +333,19 @@ def fit_tuned(
     params: Params | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    threads: int = 2,
 ) -> tuple[HybridModel, dict[str, float]]:
-    chosen, report = tune(data, items, params, progress=progress)
-    return HybridModel(chosen).fit(data, items), report
+    """Tune on held-out orders (:func:`tune`), then the model fitted on all of ``data`` with the
+    chosen knobs. The knobs only weigh and read the signals, never change how they are fitted,
+    so with ``threads`` > 1 the final fit runs in a second thread while the tuning runs (the
+    heavy array work releases the GIL); the result is the same either way."""
+    params = params or Params()
+    if threads <= 1:
+        chosen, report = tune(data, items, params, progress=progress)
+        return HybridModel(chosen).fit(data, items), report
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crosssell-fit") as pool:
+        final = pool.submit(HybridModel(params).fit, data, items)
+        chosen, report = tune(data, items, params, progress=progress)
+        model = final.result()
+    model.params = chosen
+    return model, report
