@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import OperationalError
 
 from .events import ConsumptionEvent, PurchaseEvent, RefundEvent
 from .ingest import record_consumption, record_purchase, record_refund
+from .recommend.tasks import train_all_stores_task, train_store_task, update_pair_counts_task
+from .task_options import MAX_RETRIES, RETRY_ON
 
-RETRY_ON = (OperationalError,)
-MAX_RETRIES = 5
+__all__ = [
+    "MAX_RETRIES",
+    "RETRY_ON",
+    "compute_ahead_task",
+    "dispatch_followups_task",
+    "log_impressions_task",
+    "record_consumption_task",
+    "record_purchase_task",
+    "record_refund_task",
+    "train_all_stores_task",
+    "train_store_task",
+    "update_pair_counts_task",
+]
 
 
 @shared_task(
@@ -56,19 +68,6 @@ def record_refund_task(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @shared_task(
-    name="crosssell.update_pair_counts",
-    autoretry_for=RETRY_ON,
-    retry_backoff=True,
-    max_retries=MAX_RETRIES,
-)
-def update_pair_counts_task(order_pk: int) -> int:
-    """Add a new order's item pairs to the store's pair counts (idempotent: once per order)."""
-    from .training import count_order_pairs
-
-    return count_order_pairs(order_pk)
-
-
-@shared_task(
     name="crosssell.log_impressions",
     ignore_result=True,
     autoretry_for=RETRY_ON,
@@ -97,37 +96,6 @@ def compute_ahead_task(order_pk: int) -> int:
     recommendations = compute_ahead(order)
     render_ahead(order, recommendations)
     return len(recommendations)
-
-
-@shared_task(name="crosssell.train_store")
-def train_store_task(store_pk: int) -> dict[str, Any]:
-    """Train one store's recommender; the new version is activated if training succeeds."""
-    from .models import Store
-    from .training import train_store
-
-    store = Store.objects.filter(pk=store_pk).first()
-    if store is None:
-        return {"store": store_pk, "status": "missing"}
-    version = train_store(store)
-    return {
-        "store": store_pk,
-        "version": version.version,
-        "status": version.status,
-        "fit_seconds": version.fit_seconds,
-        "error": version.error,
-    }
-
-
-@shared_task(name="crosssell.train_all_stores")
-def train_all_stores_task() -> list[int]:
-    """Enqueue ``crosssell.train_store`` for every active store (one task each, so one store's
-    failure or duration never holds up another's). Schedule it nightly with celery beat."""
-    from .training import stores_to_train
-
-    store_pks = [store.pk for store in stores_to_train()]
-    for pk in store_pks:
-        train_store_task.delay(pk)
-    return store_pks
 
 
 # --- follow-ups -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django import forms
 from ..conf import STORE_RULE_KEYS, described, rules_problem
 from ..events import ItemKind
 from ..models import Item, Store
-from ..rules_config import effective_rules
+from ..recommend.rules_config import effective_rules
 
 KINDS = [k.value for k in ItemKind]
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crosssell_plugin.models import ModelVersion, Store
-from crosssell_plugin.training import stores_to_train, train_store
+from crosssell_plugin.recommend.training import stores_to_train, train_store
 
 logger = logging.getLogger("crosssell_plugin.training")
 
