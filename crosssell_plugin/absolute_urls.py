@@ -1,4 +1,5 @@
-"""Absolute links for messages read outside the site (emails, SMS): the site's base URL.
+"""Absolute links for messages read outside the site (emails, SMS): the site's base URL; and which
+URLs are safe to link or redirect to (:func:`is_safe_target`).
 
 The base is ``CROSSSELL["SITE_URL"]`` when set (``"https://shop.example.com"``, or with a
 path prefix when the site is mounted below one: ``"https://example.com/shop"``), else
@@ -14,7 +15,20 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import SETTINGS, crosssell_settings
-from .tracking import is_safe_target
+
+
+def is_safe_target(url: str) -> bool:
+    """A path on this site (``/x``, not ``//host``) or an absolute http(s) URL; nothing else
+    (no ``javascript:``, no scheme-relative URL, no backslashes, spaces or control characters)."""
+    if not url or "\\" in url or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return False
+    if url.startswith("/"):
+        return not url.startswith("//")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def site_url() -> str:

@@ -7,8 +7,11 @@ is already recorded, so failures here are logged with the order and never propag
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
+
+from .tracking.attribution import attribute_order
+
+__all__ = ["attribute_order", "attribute_purchase", "compute_ahead", "count_new_purchase"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,32 +52,3 @@ def attribute_purchase(sender: Any, order: Any, **kwargs: Any) -> None:
         attribute_order(order)
     except Exception:
         logger.exception("Could not attribute order %s (store %s)", order.external_id, order.store_id)
-
-
-def attribute_order(order: Any) -> list[Any]:
-    """The Conversions of ``order`` (created or already there)."""
-    from .conf import crosssell_settings
-    from .models import Conversion, Impression, OrderLine
-
-    window = timedelta(days=crosssell_settings.ATTRIBUTION_WINDOW_DAYS)
-    items = OrderLine.objects.filter(order=order).order_by("position").values_list("item_id", flat=True)
-    conversions = []
-    for item_id in dict.fromkeys(items):
-        impression = (
-            Impression.objects.for_store(order.store_id)
-            .filter(
-                customer_id=order.customer_id,
-                item_id=item_id,
-                created_at__lt=order.placed_at,
-                created_at__gte=order.placed_at - window,
-            )
-            .exclude(order_id=order.pk)
-            .order_by("-created_at", "-pk")
-            .first()
-        )
-        if impression is not None:
-            conversion, _ = Conversion.objects.get_or_create(
-                impression=impression, order=order, defaults={"item_id": item_id}
-            )
-            conversions.append(conversion)
-    return conversions

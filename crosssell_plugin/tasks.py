@@ -10,6 +10,7 @@ from .events import ConsumptionEvent, PurchaseEvent, RefundEvent
 from .ingest import record_consumption, record_purchase, record_refund
 from .recommend.tasks import train_all_stores_task, train_store_task, update_pair_counts_task
 from .task_options import MAX_RETRIES, RETRY_ON
+from .tracking.tasks import log_impressions_task
 
 __all__ = [
     "MAX_RETRIES",
@@ -65,22 +66,6 @@ def record_refund_task(event: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- recommendations ----------------------------------------------------------------------
-
-
-@shared_task(
-    name="crosssell.log_impressions",
-    ignore_result=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=True,
-    max_retries=MAX_RETRIES,
-)
-def log_impressions_task(rows: list[dict[str, Any]]) -> int:
-    """Write impressions published together (one block, or every block a process showed in one
-    ``IMPRESSION_FLUSH_SECONDS``) in one insert, idempotent on each impression's key."""
-    from .tracking import impression_from_row, save_impressions
-
-    save_impressions([impression_from_row(row) for row in rows])
-    return len(rows)
 
 
 @shared_task(name="crosssell.compute_ahead")

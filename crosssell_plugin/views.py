@@ -1,36 +1,5 @@
-"""The click redirect of recommendation links: ``/crosssell/r/<token>/`` (see :mod:`.tracking`)."""
+"""Moved to :mod:`crosssell_plugin.tracking.views` (the click redirect); importable from here as before."""
 
-from __future__ import annotations
+from .tracking.views import click
 
-import hashlib
-
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.loader import render_to_string
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
-
-from .models import Click
-from .tracking import impression_of, is_safe_target
-
-
-def _bad_link(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(render_to_string("crosssell/bad_link.html", request=request), status=400)
-
-
-@never_cache
-@require_GET
-def click(request: HttpRequest, token: str) -> HttpResponse:
-    """Log a Click and send the browser (302) to the impression's item URL.
-
-    Only to the item's stored URL, and only a path on this site or an http(s) URL: a tampered,
-    malformed or expired token, an unknown impression or any other URL gives a 400 page.
-    """
-    impression = impression_of(token)
-    if impression is None or not is_safe_target(impression.item.url):
-        return _bad_link(request)
-    agent = request.headers.get("User-Agent", "")
-    Click.objects.create(
-        impression=impression,
-        user_agent_hash=hashlib.sha256(agent.encode("utf-8", "replace")).hexdigest() if agent else "",
-    )
-    return HttpResponseRedirect(impression.item.url)
+__all__ = ["click"]
