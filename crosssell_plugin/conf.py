@@ -229,6 +229,22 @@ def _platforms(value: Any) -> str | None:
     return None
 
 
+def _fernet_keys(value: Any) -> str | None:
+    import base64
+    import binascii
+
+    if not isinstance(value, list | tuple) or not all(isinstance(key, str) for key in value):
+        return f"must be a list of Fernet keys (strings), got {type(value).__name__}"  # never echo a secret
+    for position, key in enumerate(value):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            return f"[{position}] is not a Fernet key (32 url-safe base64-encoded bytes)"
+    return None
+
+
 SETTINGS: dict[str, Setting] = {
     "MAX_EVENT_BYTES": Setting(
         default=1_048_576,
@@ -390,6 +406,21 @@ SETTINGS: dict[str, Setting] = {
         doc="The longest delay between two attempts of a follow-up (before jitter).",
         validate=_number_between(0.01, 7 * 86_400),
         hint='Use a number of seconds such as "RETRY_MAX_SECONDS": 3600.',
+    ),
+    "WEBHOOK_MAX_BYTES": Setting(
+        default=1_048_576,
+        doc="Largest webhook body accepted; a longer one is answered 413 before it is read or stored.",
+        validate=_int_between(1_024, 64 * 1_048_576),
+        hint='Use a byte count such as "WEBHOOK_MAX_BYTES": 1048576 (1 MiB).',
+    ),
+    "ENCRYPTION_KEYS": Setting(
+        default=[],
+        doc="Fernet keys that encrypt platform secrets at rest (API keys, webhook signing secrets): the "
+        "first encrypts, every one decrypts, so a new key goes first and old ones stay until re-saved. "
+        "Empty = keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS.",
+        validate=_fernet_keys,
+        hint='Write "ENCRYPTION_KEYS": ["<key>"] with keys from '
+        "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`.",
     ),
     "PLATFORMS": Setting(
         default={},

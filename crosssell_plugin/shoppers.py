@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
-
+from . import platforms
 from .conf import crosssell_settings
 from .models import Customer, Order, Store
 from .recommend import store_of
@@ -39,9 +38,7 @@ def site_store_ref() -> tuple[str, str] | None:
     if configured:
         platform, _, external_id = configured.partition(":")
         return platform, external_id
-    if apps.is_installed("integrations.oscar"):
-        return "oscar", oscar_store_external_id()
-    return None
+    return platforms.site_store_ref()  # an in-process platform's store (a django-oscar shop), if installed
 
 
 def oscar_store_external_id() -> str:

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import short_links, unsubscribe_views, views
+from . import platforms, short_links, unsubscribe_views, views
 from .channels import sms_inbound
 
 app_name = "crosssell"
@@ -13,4 +13,5 @@ urlpatterns = [
     path("s/<str:code>/", short_links.short_click, name="short-click"),
     path("api/v1/", include("crosssell_plugin.api.urls")),
     path("sms/inbound/", sms_inbound.inbound, name="sms-inbound"),
+    path("webhooks/<slug:platform>/<str:store_key>/", platforms.webhook, name="webhook"),
 ]

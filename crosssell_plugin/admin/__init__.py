@@ -7,6 +7,7 @@ Importing this package registers every ModelAdmin (Django's admin autodiscovery 
 from .catalog import ConsumptionAdmin, ItemAdmin, OrderAdmin, OrderLineInline, RefundAdmin, RefundInline
 from .common import FullyReadOnlyMixin, RawPayloadMixin, ReadOnlyMixin
 from .customers import ConsentListFilter, CustomerAdmin, CustomerConsentInline
+from .deliveries import WebhookDeliveryAdmin
 from .followups import PREVIEW_ORDER_CHOICES, PathAdmin, ScheduledMessageAdmin, StepAdmin, StepInline, build_preview
 from .forms import StoreForm
 from .recommend import ModelVersionAdmin, PairCountAdmin
@@ -40,5 +41,6 @@ __all__ = [
     "StepInline",
     "StoreAdmin",
     "StoreForm",
+    "WebhookDeliveryAdmin",
     "build_preview",
 ]

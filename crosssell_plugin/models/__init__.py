@@ -8,6 +8,7 @@ from .order import Consumption, Order, OrderLine, Refund
 from .recommendation import ModelVersion, PairCount, PairCountedOrder
 from .store import Store
 from .tracking import Click, Conversion, Impression
+from .webhooks import WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -30,4 +31,5 @@ __all__ = [
     "ScheduledMessage",
     "Step",
     "Store",
+    "WebhookDelivery",
 ]

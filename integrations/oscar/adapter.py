@@ -38,9 +38,10 @@ from crosssell_plugin.events import (
     PurchaseLine,
     StoreRef,
 )
+from crosssell_plugin.exceptions import InvalidEvent
 from crosssell_plugin.ingest import ensure_store
 from crosssell_plugin.models import Store
-from integrations.base import Capability, PlatformAdapter
+from crosssell_plugin.platforms import Capability, PlatformAdapter, Unreadable
 
 _PEOPLE_ROLES = {
     "director": "director",
@@ -78,8 +79,24 @@ class OscarAdapter(PlatformAdapter):
 
     # -- the store ------------------------------------------------------------------------
 
-    def store_ref(self) -> StoreRef:
-        return StoreRef(self.platform_id, self.options()["STORE_EXTERNAL_ID"])
+    def store_ref(self, external_id: str | None = None) -> StoreRef:
+        return StoreRef(self.platform_id, external_id or self.options()["STORE_EXTERNAL_ID"])
+
+    def get_store(self, external_id: str) -> Store:
+        """This project's Store (created on first use) when ``external_id`` is its id."""
+        if external_id == self.options()["STORE_EXTERNAL_ID"]:
+            return self.store()
+        return super().get_store(external_id)
+
+    def site_store_external_id(self) -> str:
+        """One Oscar project is one store, and this site serves its pages."""
+        return str(self.options()["STORE_EXTERNAL_ID"])
+
+    def platform_order_ref(self, platform_order: Any) -> tuple[StoreRef, str] | None:
+        """An Oscar order handed to ``{% crosssell_block %}`` belongs to this project's store."""
+        if isinstance(platform_order, get_model("order", "Order")) and platform_order.number:
+            return self.store_ref(), str(platform_order.number)
+        return None
 
     def store(self) -> Store:
         """This Oscar project's Store, created on first use and kept in line with settings."""
@@ -249,9 +266,14 @@ class OscarAdapter(PlatformAdapter):
             orders = orders.filter(date_placed__gte=since)
         return orders.iterator(chunk_size=200)
 
-    def iter_orders(self, store: Store | None = None, since: datetime | None = None) -> Iterable[PurchaseEvent]:
+    def iter_orders(
+        self, store: Store | None = None, since: datetime | None = None
+    ) -> Iterable[PurchaseEvent | Unreadable]:
         for order in self.orders(since):
-            yield self.order_to_event(order)
+            try:
+                yield self.order_to_event(order)
+            except InvalidEvent as err:
+                yield Unreadable(order.number, str(err))
 
 
 def _order_raw(order: Any) -> dict[str, Any]:
