@@ -11,12 +11,13 @@ import tempfile
 from pathlib import Path
 
 from shop.settings import *  # noqa: F403
-from shop.settings import DATABASES
+from shop.settings import DATABASES, INSTALLED_APPS
 
 _TMP = Path(os.environ.get("CROSSSELL_TEST_TMP", tempfile.gettempdir())) / "crosssell-tests"
 _TMP.mkdir(parents=True, exist_ok=True)
 
 DEBUG = False
+INSTALLED_APPS = [*INSTALLED_APPS, "integrations.stripe"]  # the Stripe adapter's tests (the demo has no Stripe)
 MEDIA_ROOT = _TMP / "media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
