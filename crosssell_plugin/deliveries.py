@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from functools import partial
 
 from django.db import OperationalError, transaction
 from django.db.models import F
@@ -203,9 +204,7 @@ def _consent(event: ConsentEvent) -> str:
         )
         for channel in withdrawn:
             transaction.on_commit(
-                lambda channel=channel: consent_withdrawn.send(
-                    sender=CustomerConsent, customer=customer, channel=channel, source="platform"
-                ),
+                partial(consent_withdrawn.send, CustomerConsent, customer=customer, channel=channel, source="platform"),
                 robust=True,
             )
     return "consent"
@@ -239,9 +238,7 @@ def redact_customer(event: CustomerRedactEvent) -> str:
             customer.unsubscribed_at = customer.unsubscribed_at or timezone.now()
             customer.save()
             transaction.on_commit(
-                lambda customer=customer: consent_withdrawn.send(
-                    sender=Customer, customer=customer, channel="all", source="redact"
-                ),
+                partial(consent_withdrawn.send, Customer, customer=customer, channel="all", source="redact"),
                 robust=True,
             )
         WebhookDelivery.objects.for_store(store).filter(body__icontains=event.email).update(body="{}", headers={})

@@ -12,6 +12,21 @@ from ..deliveries import process_delivery
 from ..models import WebhookDelivery
 from .common import ReadOnlyMixin, _pretty_json
 
+FIELDS = (
+    "store",
+    "platform",
+    "topic",
+    "delivery_id",
+    "status",
+    "attempts",
+    "events",
+    "error",
+    "received_at",
+    "processed_at",
+    "body_sha256",
+    "headers",
+    "payload",
+)
 #: the most deliveries one retry action processes (it runs in the request)
 RETRY_LIMIT = 100
 
@@ -26,22 +41,8 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["store"]
     actions = ["retry"]
-    fields = [
-        "store",
-        "platform",
-        "topic",
-        "delivery_id",
-        "status",
-        "attempts",
-        "events",
-        "error",
-        "received_at",
-        "processed_at",
-        "body_sha256",
-        "headers",
-        "payload",
-    ]
-    readonly_fields = fields
+    fields = FIELDS
+    readonly_fields = FIELDS
 
     @admin.display(description="Body")
     def payload(self, obj: WebhookDelivery) -> str:

@@ -145,7 +145,8 @@ class StripeAdapter(PlatformAdapter):
 
     def _line(self, line: Mapping[str, Any], currency: str) -> PurchaseLine:
         price = line.get("price") or {}
-        product = price.get("product") if isinstance(price.get("product"), Mapping) else {}
+        expanded = price.get("product")
+        product: Mapping[str, Any] = expanded if isinstance(expanded, Mapping) else {}
         quantity = int(line.get("quantity") or 1)
         unit = price.get("unit_amount")
         if unit is None:  # a custom or tiered price: what the line cost, per unit
@@ -170,7 +171,7 @@ class StripeAdapter(PlatformAdapter):
         details = session.get("customer_details") or {}
         first, _, last = str(details.get("name") or "").partition(" ")
         promotions = (session.get("consent") or {}).get("promotions")
-        consents = ()
+        consents: tuple[Consent, ...] = ()
         if promotions in ("opt_in", "opt_out"):
             consents = (
                 Consent(channel="email", granted=promotions == "opt_in", source="stripe checkout", recorded_at=placed),
