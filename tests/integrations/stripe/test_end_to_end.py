@@ -92,6 +92,8 @@ def test_a_stripe_checkout_is_recorded_end_to_end_by_a_real_worker(stripe_worker
     order = Order.objects.for_store(store).get(external_id=SESSION_ID)
     assert order.total == Decimal("44.98") and order.lines.count() == 2
     planned = ScheduledMessage.objects.for_store(store).filter(order=order).order_by("due_at")
+    # planning runs once the purchase has committed, just after the delivery's status is set
+    _wait_for(lambda: planned.count() == 3)
     assert [(m.channel, m.status) for m in planned] == [("email", "planned")] * 3
     assert planned[0].due_at == order.placed_at + timedelta(hours=1)
 
