@@ -95,8 +95,8 @@ def run(args: argparse.Namespace, vendor: str) -> None:
     from bench.surfaces import _build
     from crosssell_plugin.models import Customer, Impression, Item, Order
     from crosssell_plugin.recommend import compute_ahead, get_model
-    from crosssell_plugin.templatetags.crosssell import _cache_key as block_key
-    from crosssell_plugin.templatetags.crosssell import _order_subject as order_subject
+    from crosssell_plugin.surfaces.blocks import _cache_key as block_key
+    from crosssell_plugin.surfaces.blocks import _order_subject as order_subject
     from crosssell_plugin.templatetags.crosssell import render_ahead
     from crosssell_plugin.tracking import flush_impressions
     from crosssell_plugin.training import train_store

@@ -1,4 +1,5 @@
-"""Money helpers: ISO 4217 currencies, their minor units, and Decimal validation.
+"""Money helpers: ISO 4217 currencies, their minor units, Decimal validation, and prices as a
+shopper reads them (:func:`format_price`, with Babel's locale data).
 
 Money in crosssell is always a ``Decimal`` together with an ISO 4217 currency code;
 floats are rejected at the edges so that rounding never silently changes a price.
@@ -7,6 +8,11 @@ floats are rejected at the edges so that rounding never silently changes a price
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+
+from babel.core import UnknownLocaleError
+from babel.numbers import format_currency
+from django.conf import settings
+from django.utils.translation import get_language, to_locale
 
 # Active ISO 4217 codes (list one, 2025). Minor units are 2 unless listed in _EXPONENTS.
 CURRENCIES: frozenset[str] = frozenset(
@@ -73,3 +79,13 @@ def parse_amount(value: object, currency: str, *, allow_negative: bool = False) 
 def format_amount(amount: Decimal, currency: str) -> str:
     """``amount`` with the currency's own number of decimals, then the code: ``9.99 EUR``."""
     return f"{amount.quantize(Decimal(1).scaleb(-minor_units(currency)))} {currency}"
+
+
+def format_price(amount: Decimal, currency: str) -> str:
+    """``amount`` in ``currency`` for the active language ("€9.99" in en, "9,99 €" in fr), with
+    Babel; "9.99 EUR" for a locale Babel does not know."""
+    locale = to_locale(get_language() or settings.LANGUAGE_CODE)
+    try:
+        return format_currency(amount, currency, locale=locale)
+    except (UnknownLocaleError, ValueError):
+        return f"{amount:.2f} {currency}"

@@ -18,10 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import recommend
+from ..absolute_urls import is_safe_target
 from ..models import Customer, Item, Order, Store
 from ..shoppers import may_see_customer, may_see_order
-from ..tracking import impression_of, is_safe_target, log_impressions, plan_impressions, tracked_link
+from ..surfaces import serve
 from .authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
 from .serializers import (
     CatalogQuerySerializer,
@@ -116,7 +116,7 @@ class _RecommendationView(StoreAPIView):
 
     def respond(
         self,
-        recommendations: Sequence[recommend.Recommendation],
+        recommendations: Sequence[serve.Recommendation],
         query: dict[str, Any],
         *,
         order: Order | None = None,
@@ -124,13 +124,13 @@ class _RecommendationView(StoreAPIView):
     ) -> Response:
         """The results, each with its signed link and token; their impressions recorded now, or
         (``record_impressions=false``) only planned, for the client to report with their tokens."""
-        make = log_impressions if query["record_impressions"] else plan_impressions
+        make = serve.show if query["record_impressions"] else serve.plan
         impressions = make(
             self.store, recommendations, query["placement"], order=order, customer=customer, variant=query["variant"]
         )
         results = []
         for rec, impression in zip(recommendations, impressions, strict=True):
-            token, link = tracked_link(impression)
+            token, link = serve.token_and_link(impression)
             results.append(
                 {
                     "item": rec.item,
@@ -165,7 +165,7 @@ class OrderRecommendations(_RecommendationView):
         found = first_match(orders, external_id=external_id)
         if found is None or not may_see_order(request, found):
             raise exceptions.NotFound(f"No order {external_id!r} in this store.")
-        recs = recommend.for_order_ahead(found, limit=query["limit"], placement=query["placement"])
+        recs = serve.for_order(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query, order=found, customer=found.customer)
 
 
@@ -183,7 +183,7 @@ class CustomerRecommendations(_RecommendationView):
         found = first_match(customers, email=email.strip().lower())
         if found is None or not may_see_customer(request, found):
             raise exceptions.NotFound("No customer with this email in this store.")
-        recs = recommend.for_customer(found, limit=query["limit"], placement=query["placement"])
+        recs = serve.for_customer(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query, customer=found)
 
 
@@ -200,7 +200,7 @@ class ItemRecommendations(_RecommendationView):
         found = first_match(Item.objects.for_store(self.store).select_related("store"), external_id=external_id)
         if found is None:
             raise exceptions.NotFound(f"No item {external_id!r} in this store.")
-        recs = recommend.for_item(found, limit=query["limit"], placement=query["placement"])
+        recs = serve.for_item(found, limit=query["limit"], placement=query["placement"])
         return self.respond(recs, query)
 
 
@@ -259,7 +259,7 @@ class ClickEvent(StoreAPIView):
     def post(self, request: Request) -> Response:
         serializer = ClickEventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        impression = impression_of(serializer.validated_data["token"], self.store.pk)  # with its item
+        impression = serve.impression_of(serializer.validated_data["token"], self.store.pk)  # with its item
         if impression is None:
             raise exceptions.ValidationError({"token": [BAD_LINK]})
         agent = serializer.validated_data.get("user_agent", request.headers.get("User-Agent", ""))
@@ -292,7 +292,7 @@ class ImpressionEvent(StoreAPIView):
         serializer = ImpressionEventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with transaction.atomic():  # all or nothing
-            found = [impression_of(token, self.store.pk) for token in serializer.validated_data["tokens"]]
+            found = [serve.impression_of(token, self.store.pk) for token in serializer.validated_data["tokens"]]
             bad = {str(n): [BAD_LINK] for n, impression in enumerate(found) if impression is None}
             if bad:
                 raise exceptions.ValidationError({"tokens": bad})

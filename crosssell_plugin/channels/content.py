@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from django.template import Context, Template, TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
 
-from .. import tracking
 from ..absolute_urls import absolute_url
-from ..templatetags.crosssell import format_price
+from ..money import format_price
+from ..surfaces import serve
 from .base import PermanentSendError
 
 if TYPE_CHECKING:
@@ -44,16 +44,14 @@ def plan(
     """The step's first ``limit`` recommendations and their (unsaved) impressions."""
     limit = message.step.limit
     shown = list(recommendations[:limit] if limit else recommendations)
-    impressions = tracking.plan_impressions(
-        message.store, shown, placement, order=message.order, customer=message.customer
-    )
+    impressions = serve.plan(message.store, shown, placement, order=message.order, customer=message.customer)
     return shown, impressions
 
 
 def entries(
     recommendations: Sequence[Recommendation],
     impressions: Sequence[Impression],
-    link: Callable[[Impression], str] = tracking.click_url,
+    link: Callable[[Impression], str] = serve.link,
 ) -> list[Entry]:
     """Each recommendation with its price in its currency and ``link(impression)`` made absolute."""
     return [

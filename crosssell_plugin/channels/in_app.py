@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.loader import select_template
 
-from .. import tracking
 from ..models import InAppMessage
+from ..surfaces import serve
 from .base import Outgoing, PermanentSendError, SendResult
 
 if TYPE_CHECKING:
@@ -60,9 +60,7 @@ class InAppChannel:
 
     def build(self, message: ScheduledMessage, recommendations: Sequence[Recommendation]) -> Outgoing:
         shown = list(recommendations[: message.step.limit] if message.step.limit else recommendations)
-        impressions = tracking.plan_impressions(
-            message.store, shown, self.name, order=message.order, customer=message.customer
-        )
+        impressions = serve.plan(message.store, shown, self.name, order=message.order, customer=message.customer)
         context = _context(message, shown)
         names = [f"crosssell/in_app/{message.step.template}.txt", "crosssell/in_app/default.txt"]
         body = select_template(names).render(context).strip()
@@ -72,7 +70,7 @@ class InAppChannel:
                     "item": rec.item.pk,
                     "external_id": rec.item.external_id,
                     "title": rec.item.title,
-                    "url": tracking.click_url(impression),
+                    "url": serve.link(impression),
                     "image_url": rec.item.image_url,
                     "price": f"{rec.item.price:f}",
                     "currency": rec.item.currency,

@@ -37,7 +37,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import SMS_DEFAULTS, crosssell_settings
 from ..events import Channel
-from ..short_links import short_click_url
+from ..surfaces import serve
 from . import content
 from .base import ChannelBackend, Outgoing, PermanentSendError, SendResult, TransientSendError
 
@@ -277,7 +277,7 @@ class SmsChannel:
         to = phone_of(message.customer)
         shown, impressions = content.plan(message, recommendations[:SMS_RECOMMENDATIONS], placement="sms")
         name = content.template_name("sms", message.step, "txt")
-        entries = content.entries(shown, impressions, link=short_click_url)
+        entries = content.entries(shown, impressions, link=serve.short_link)
         body, count = fit_sms(name, content.base_context(message), entries)
         return Outgoing(
             channel=self.name,

@@ -66,7 +66,7 @@ from .guards import Facts, blocking_reason, postponed_until, read_facts
 from .timing import customer_zone, out_of_quiet_hours
 
 if TYPE_CHECKING:
-    from ..recommend import CustomerHistory, SharedReads
+    from ..surfaces.serve import CustomerHistory, SharedReads
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +204,10 @@ class _Run:
         """Read what the guards and the re-ranking need for ``chunk``: the guards' facts, the
         customers' histories and, when the store has a model, the recent pair counts of every
         item in those histories. Should that fail, each message reads its own."""
-        from ..recommend import SharedReads, customer_histories, get_model
+        from ..surfaces import serve
 
         self.facts, self.histories = None, {}
-        self.reads = {m.store_id: SharedReads(m.store_id) for m in chunk}
+        self.reads = {m.store_id: serve.shared_reads(m.store_id) for m in chunk}
         stores = {m.store_id: m.store for m in chunk}
         try:
             self.facts = read_facts(chunk, timezone.now())
@@ -215,15 +215,15 @@ class _Run:
             for message in chunk:
                 by_store.setdefault(message.store_id, set()).add(message.customer_id)
             for store_id, customers in by_store.items():
-                histories = customer_histories(store_id, customers)
+                histories = serve.histories(store_id, customers)
                 for pk, history in histories.items():
                     self.histories[(store_id, pk)] = history
-                if get_model(stores[store_id]) is not None:
+                if serve.model_version(stores[store_id]):
                     self.reads[store_id].pair_rows(pk for h in histories.values() for pk in h.items())
         except Exception:
             logger.exception("The guards' data of %d follow-ups could not be read at once", len(chunk))
             self.facts, self.histories = None, {}
-            self.reads = {store_id: SharedReads(store_id) for store_id in stores}
+            self.reads = {store_id: serve.shared_reads(store_id) for store_id in stores}
 
     def consented(self, customer: Any, channel: str) -> bool:
         if self.facts is not None:
@@ -331,15 +331,15 @@ def rerank(
     ``history``: the customer's purchases and consumption read with the chunk's (else read here);
     ``reads``: the items and pair counts the chunk's earlier messages read.
     """
-    from ..recommend import customer_histories, for_customer_from, for_order_from
+    from ..surfaces import serve
 
     step = message.step
     if history is None:
-        history = customer_histories(message.store_id, [message.customer_id])[message.customer_id]
+        history = serve.histories(message.store_id, [message.customer_id])[message.customer_id]
     if step.delay <= ORDER_CONTEXT:
-        recs = for_order_from(message.order, history, limit=step.limit, placement=placement, reads=reads)
+        recs = serve.for_order_from(message.order, history, limit=step.limit, placement=placement, reads=reads)
     else:
-        recs = for_customer_from(message.customer, history, limit=step.limit, placement=placement, reads=reads)
+        recs = serve.for_customer_from(message.customer, history, limit=step.limit, placement=placement, reads=reads)
     if step.skip_if_bought:
         since = history.bought_since(message.order.placed_at)
         recs = [rec for rec in recs if rec.item.pk not in since]
@@ -350,7 +350,7 @@ def mark_sent(
     message: ScheduledMessage, token: str, channel: str, outgoing: Any, result: Any, recommendations: list[Any]
 ) -> bool:
     """Record the send and its impressions together (both or neither), if the claim still holds."""
-    from ..tracking import save_impressions
+    from ..surfaces import serve
 
     impressions = list(outgoing.meta.get("impressions", []))
     # what the message showed (an SMS shows fewer than it was given)
@@ -375,7 +375,7 @@ def mark_sent(
         with transaction.atomic():
             held = finish(message, token, **fields)
             if held:
-                save_impressions(impressions)
+                serve.record(impressions)
     if not held:
         logger.warning("Follow-up %s was sent but its claim had expired; another worker holds it", message.pk)
     return held
