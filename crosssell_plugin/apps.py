@@ -14,21 +14,19 @@ class CrossSellConfig(AppConfig):
         from .signals import purchase_recorded
 
         checks.register(check_settings, checks.Tags.compatibility)
-        purchase_recorded.connect(receivers.count_new_purchase, dispatch_uid="crosssell.count_new_purchase")
-        purchase_recorded.connect(receivers.compute_ahead, dispatch_uid="crosssell.compute_ahead")
-        purchase_recorded.connect(receivers.attribute_purchase, dispatch_uid="crosssell.attribute_purchase")
+        # one receiver: the purchase pipeline runs its steps in a fixed order (ingest/pipeline.py)
+        purchase_recorded.connect(receivers.run_purchase_pipeline, dispatch_uid="crosssell.purchase_pipeline")
         self._connect_followups()
 
     def _connect_followups(self) -> None:
-        """Follow-up paths: plan after a purchase (after attribution, which may cancel older
-        steps), cancel on refunds, conversions and withdrawn consent, a default path per new store."""
+        """Follow-up paths (planned by the purchase pipeline): cancel on refunds, conversions and
+        withdrawn consent, a default path per new store."""
         from django.db.models.signals import post_save
 
-        from .followups import defaults, guards, planning
+        from .followups import defaults, guards
         from .models import Conversion, Store
-        from .signals import consent_withdrawn, purchase_recorded, refund_recorded
+        from .signals import consent_withdrawn, refund_recorded
 
-        purchase_recorded.connect(planning.plan_followups, dispatch_uid="crosssell.plan_followups")
         refund_recorded.connect(guards.cancel_on_refund, dispatch_uid="crosssell.followups_refund")
         consent_withdrawn.connect(guards.cancel_on_consent_withdrawn, dispatch_uid="crosssell.followups_consent")
         post_save.connect(guards.cancel_on_conversion, sender=Conversion, dispatch_uid="crosssell.followups_conversion")

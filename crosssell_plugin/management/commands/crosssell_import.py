@@ -13,7 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crosssell_plugin.csv_import import (
+from crosssell_plugin.exceptions import UnknownStore
+from crosssell_plugin.ingest.csv_import import (
     CsvImportError,
     ImportOptions,
     ImportRejected,
@@ -25,7 +26,6 @@ from crosssell_plugin.csv_import import (
     parse_store_ref,
     parse_timezone,
 )
-from crosssell_plugin.exceptions import UnknownStore
 
 
 class Command(BaseCommand):

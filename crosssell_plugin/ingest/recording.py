@@ -20,8 +20,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from .conf import crosssell_settings
-from .events import (
+from ..conf import crosssell_settings
+from ..events import (
     CatalogItem,
     ConsumptionEvent,
     CustomerData,
@@ -29,8 +29,8 @@ from .events import (
     RefundEvent,
     StoreRef,
 )
-from .exceptions import InvalidEvent, PayloadTooLarge, UnknownStore
-from .models import (
+from ..exceptions import InvalidEvent, PayloadTooLarge, UnknownStore
+from ..models import (
     Consumption,
     Customer,
     CustomerConsent,
@@ -40,7 +40,7 @@ from .models import (
     Refund,
     Store,
 )
-from .signals import purchase_recorded, purchase_updated, refund_recorded
+from ..signals import purchase_recorded, purchase_updated, refund_recorded
 
 logger = logging.getLogger(__name__)
 
