@@ -20,9 +20,9 @@ from django.utils.crypto import salted_hmac
 
 from ..absolute_urls import site_host
 from ..models.followup import DEFAULT_CADENCE
-from ..unsubscribe import unsubscribe_url
 from . import content
 from .base import Outgoing, PermanentSendError, SendResult, TransientSendError
+from .unsubscribe import unsubscribe_url
 
 if TYPE_CHECKING:
     from ..models import ScheduledMessage

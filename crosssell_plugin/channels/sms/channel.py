@@ -15,7 +15,7 @@ Settings, all optional (``CROSSSELL["SMS"]``)::
 
 :class:`ConsoleSmsBackend` prints each message (development); :class:`TwilioSmsBackend` sends it
 through Twilio's Messages API, or any Twilio-compatible API at ``BASE_URL``. Inbound STOP
-replies are handled by :mod:`crosssell_plugin.channels.sms_inbound`.
+replies are handled by :mod:`crosssell_plugin.channels.sms.inbound`.
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from ..conf import SMS_DEFAULTS, crosssell_settings
-from ..events import Channel
-from ..surfaces import serve
-from . import content
-from .base import ChannelBackend, Outgoing, PermanentSendError, SendResult, TransientSendError
+from ...conf import SMS_DEFAULTS, crosssell_settings
+from ...events import Channel
+from ...surfaces import serve
+from .. import content
+from ..base import ChannelBackend, Outgoing, PermanentSendError, SendResult, TransientSendError
 
 if TYPE_CHECKING:
-    from ..models import Customer, ScheduledMessage
-    from ..recommend import Recommendation
+    from ...models import Customer, ScheduledMessage
+    from ...recommend import Recommendation
 
 logger = logging.getLogger(__name__)
 
