@@ -1,7 +1,7 @@
 """THE one seam between the recommender and what shows its recommendations.
 
 Every block (:mod:`.blocks`, the ``{% crosssell_block %}`` tags), API answer
-(:mod:`crosssell_plugin.api.views`) and message (the follow-up dispatcher and the channels that
+(:mod:`crosssell_plugin.api.views.recommendations`) and message (the follow-up dispatcher and the channels that
 build its email, SMS or in-app message) gets its recommendations here and logs the impressions
 of what it shows here. They never call :mod:`crosssell_plugin.recommend` or the impression
 writers of :mod:`crosssell_plugin.tracking` themselves (an import-linter contract says so), so

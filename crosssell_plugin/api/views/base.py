@@ -1,0 +1,91 @@
+"""What every API view shares: the store of the request, the OpenAPI schema of its answers and errors,
+and looking a row up by its external id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.views import APIView
+
+from ...models import Store
+from ..authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
+from ..serializers import (
+    ErrorSerializer,
+)
+
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Unknown in this store.")
+
+
+def invalid(description: str, example: dict[str, Any], *, per_index: bool = False) -> OpenApiResponse:
+    """A 400 in DRF's shape: messages per field, or a ``detail`` when the body cannot be read;
+    with ``per_index``, a list field's messages may also be given per index (``{"0": [...]}``)."""
+    texts = {"type": "array", "items": {"type": "string"}}
+    shapes: list[dict[str, Any]] = [texts, {"type": "string"}]
+    if per_index:
+        shapes.append({"type": "object", "additionalProperties": texts})
+    messages = {"anyOf": shapes}
+    return OpenApiResponse(
+        {"type": "object", "additionalProperties": messages, "example": example}, description=description
+    )
+
+
+ERRORS = {
+    400: invalid("Invalid parameters.", {"limit": ["Ensure this value is less than or equal to 50."]}),
+    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key."),
+    403: OpenApiResponse(
+        ErrorSerializer, description="A signed-in session on a site without a store of its own, or without CSRF token."
+    ),
+    429: OpenApiResponse(ErrorSerializer, description="Over the rate limit (`API_RATE`); see `Retry-After`."),
+}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds until the next request is allowed.",
+)
+
+
+def documented(answers: dict[int, Any]) -> dict[int, Any]:
+    """``answers`` and the errors every operation may give (:data:`ERRORS`), by status code."""
+    return dict(sorted({**ERRORS, **answers}.items()))
+
+
+def first_match(queryset: QuerySet[Any], **lookup: str) -> Any:
+    """The first row of ``queryset`` matching ``lookup``; None for text no row can hold.
+
+    A NUL character cannot be stored in PostgreSQL text (asking for it is an error there), so
+    an identifier containing one matches nothing, on every database.
+    """
+    if any("\x00" in value for value in lookup.values()):
+        return None
+    return queryset.filter(**lookup).first()
+
+
+class StoreAutoSchema(AutoSchema):
+    """drf-spectacular's schema of an operation, which may also be called without credentials by a
+    visitor of the site's own pages (a shopper of the site's store, see :class:`.HasStore`)."""
+
+    def get_auth(self) -> list[dict[str, list[str]]]:
+        auths = super().get_auth()
+        return [*auths, {}] if {} not in auths else auths
+
+
+class StoreAPIView(APIView):
+    """Authenticated by API key, staff session or a shopper's session; scoped to one store, rate-limited."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasStore]
+    throttle_classes = [ApiRateThrottle]
+    throttle_scope = "crosssell"
+    # explicit, so the host project need not set DEFAULT_SCHEMA_CLASS for our schema
+    schema = StoreAutoSchema()
+
+    @property
+    def store(self) -> Store:
+        return self.request.store  # type: ignore[attr-defined]
