@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set everything up and run the whole test suite: lint, then the tests on SQLite, then on
-# PostgreSQL (with Redis and a real Celery worker). Safe to run again; fails loudly.
+# Set everything up and run the whole test suite: lint, the import contracts and the type check,
+# then the tests on SQLite, then on PostgreSQL (with Redis and a real Celery worker). Safe to run
+# again; fails loudly.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh -k checkout     extra arguments go to both pytest runs
@@ -21,6 +22,10 @@ log "ruff check"
 ruff check .
 log "ruff format --check"
 ruff format --check .
+log "import-linter (the architecture contracts in pyproject.toml)"
+PYTHONPATH="$ROOT" lint-imports
+log "mypy (engine, events, platforms; the Django plugin loads tests.settings)"
+PYTHONPATH="$ROOT:$ROOT/example_project" mypy
 
 started=$SECONDS
 log "pytest on SQLite"

@@ -39,7 +39,8 @@ def _check_store(instance: Any) -> None:
 
 class _RoundTrip:
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        data: dict[str, Any] = _to_jsonable(self)
+        return data
 
     @classmethod
     def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:

@@ -101,7 +101,8 @@ class PurchaseEvent:
         _set(self, "raw", _json_mapping("raw", self.raw))
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        data: dict[str, Any] = _to_jsonable(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PurchaseEvent:
@@ -145,7 +146,8 @@ class ConsumptionEvent:
         _set(self, "raw", _json_mapping("raw", self.raw))
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        data: dict[str, Any] = _to_jsonable(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ConsumptionEvent:
@@ -189,7 +191,8 @@ class RefundEvent:
         _set(self, "raw", _json_mapping("raw", self.raw))
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        data: dict[str, Any] = _to_jsonable(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RefundEvent:

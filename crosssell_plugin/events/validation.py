@@ -19,12 +19,12 @@ from ..money import is_currency, parse_amount
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
 
 
-def _text(path: str, value: Any, *, max_length: int, required: bool, multiline: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidEvent(path, f"must be text, got {type(value).__name__}")
-    value = value.strip()
+def _text(path: str, given: Any, *, max_length: int, required: bool, multiline: bool = False) -> str:
+    if given is None:
+        given = ""
+    if not isinstance(given, str):
+        raise InvalidEvent(path, f"must be text, got {type(given).__name__}")
+    value: str = given.strip()
     if required and not value:
         raise InvalidEvent(path, "is required and must not be blank")
     if len(value) > max_length:
@@ -56,7 +56,7 @@ def _aware(path: str, value: Any, *, required: bool = True) -> datetime | None:
 def _currency(path: str, value: Any) -> str:
     if not is_currency(value):
         raise InvalidEvent(path, f"{value!r} is not an ISO 4217 currency code such as 'EUR'")
-    return value
+    return str(value)
 
 
 def _amount(path: str, value: Any, currency: str) -> Decimal:
