@@ -104,7 +104,7 @@ def union(candidates: Iterable[tuple[datetime, Step]]) -> list[tuple[datetime, S
 def snapshot(order: Order, limit: int) -> list[dict[str, Any]]:
     """The order's recommendations as planned: those computed ahead when the purchase was recorded
     (no query), else computed now."""
-    from ..recommend import summary_ahead
+    from ..surfaces.serve import summary as summary_ahead
 
     return [
         {"item": pk, "score": round(float(score), 6), "reasons": texts}
