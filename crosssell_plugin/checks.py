@@ -1,13 +1,75 @@
-"""System checks: ``manage.py check`` reports a wrong ``CROSSSELL`` setting with a hint."""
+"""System checks: ``manage.py check`` reports a wrong ``CROSSSELL`` setting with a hint, and
+``manage.py check --deploy`` what must not reach production.
+
+=================  =================================================================================
+``crosssell.E00x`` a wrong ``CROSSSELL`` value (:func:`crosssell_plugin.conf.validation_errors`)
+``crosssell.W001`` no ``SITE_URL``: links in emails and SMS take the Site's domain (``example.com``
+                   until someone changes it)
+``crosssell.W002`` (deploy) Celery runs tasks eagerly, in the request, with DEBUG off
+``crosssell.W003`` (deploy) ``FAST_CADENCE`` is on with DEBUG off
+=================  =================================================================================
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 
-from .conf import validation_errors
+from .conf import crosssell_settings, validation_errors
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     return [checks.Error(message, hint=hint, id=check_id) for check_id, message, hint in validation_errors()]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Emails and SMS are read outside the site: without ``SITE_URL`` their links take the
+    domain of the current Site, which is ``example.com`` in a fresh project."""
+    if validation_errors() or crosssell_settings.SITE_URL:
+        return []
+    return [
+        checks.Warning(
+            'CROSSSELL["SITE_URL"] is not set: links in follow-up emails and SMS use the domain of the current '
+            'django.contrib.sites Site, which is "example.com" until it is changed.',
+            hint='Write "SITE_URL": "https://shop.example.com" in CROSSSELL (or, if the Site\'s domain is '
+            'right, add "crosssell.W001" to SILENCED_SYSTEM_CHECKS).',
+            id="crosssell.W001",
+        )
+    ]
+
+
+def _tasks_run_eagerly() -> bool:
+    from celery import current_app
+
+    return bool(current_app.conf.task_always_eager)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: settings meant for a demo or a laptop, with DEBUG off."""
+    if settings.DEBUG:
+        return []
+    found: list[checks.CheckMessage] = []
+    if _tasks_run_eagerly():
+        found.append(
+            checks.Warning(
+                "Celery runs tasks eagerly (CELERY_TASK_ALWAYS_EAGER), with DEBUG off: recording orders, "
+                "training and sending follow-ups happen inside the shoppers' requests.",
+                hint="Set CELERY_BROKER_URL to a broker (e.g. redis://127.0.0.1:6379/0), remove "
+                "CELERY_TASK_ALWAYS_EAGER and run a worker and beat: celery -A <project> worker -B.",
+                id="crosssell.W002",
+            )
+        )
+    if not validation_errors() and crosssell_settings.FAST_CADENCE is True:
+        found.append(
+            checks.Warning(
+                'CROSSSELL["FAST_CADENCE"] is on with DEBUG off: every follow-up goes out 60 times sooner '
+                "than its step says (minutes instead of hours).",
+                hint='Remove "FAST_CADENCE" from CROSSSELL (it is for demos and trying a path out).',
+                id="crosssell.W003",
+            )
+        )
+    return found

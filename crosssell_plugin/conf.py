@@ -18,6 +18,7 @@ import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,6 +95,12 @@ def _site_url(value: Any) -> str | None:
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         return f'must be an http(s) URL such as "https://shop.example.com" (or ""), got {value!r}'
+    return None
+
+
+def _bool(value: Any) -> str | None:
+    if not isinstance(value, bool):
+        return f"must be True or False, got {type(value).__name__} {value!r}"
     return None
 
 
@@ -422,6 +429,14 @@ SETTINGS: dict[str, Setting] = {
         hint='Write "ENCRYPTION_KEYS": ["<key>"] with keys from '
         "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`.",
     ),
+    "FAST_CADENCE": Setting(
+        default=False,
+        doc="For demos and for trying a path out: every hour of a follow-up step's delay counts as a "
+        "minute (the classic 1 hour, 24 hours and 7 days become 1, 24 and 168 minutes). Off in "
+        "production; ``manage.py check --deploy`` warns when it is on with DEBUG off.",
+        validate=_bool,
+        hint='Write "FAST_CADENCE": True (minutes) or False (the steps\' real delays, the default).',
+    ),
     "PLATFORMS": Setting(
         default={},
         doc="Per-platform options, keyed by platform id (oscar, shopify, teachable, vimeo_ott, "
@@ -459,6 +474,15 @@ class CrossSellSettings:
 
 
 crosssell_settings = CrossSellSettings()
+
+#: how much FAST_CADENCE shortens a step's delay: an hour becomes a minute
+FAST_CADENCE_FACTOR = 60
+
+
+def followup_delay(delay: timedelta) -> timedelta:
+    """The delay after the purchase at which a step with ``delay`` is due: ``delay`` itself, or a
+    sixtieth of it with ``CROSSSELL["FAST_CADENCE"]`` (an hour becomes a minute)."""
+    return delay / FAST_CADENCE_FACTOR if crosssell_settings.FAST_CADENCE is True else delay
 
 
 def validation_errors() -> list[tuple[str, str, str]]:

@@ -11,7 +11,11 @@ from crosssell_plugin.conf import SETTINGS, crosssell_settings
 
 
 def _errors() -> list[checks.CheckMessage]:
-    return [m for m in checks.run_checks() if m.id and m.id.startswith("crosssell.")]
+    return [m for m in checks.run_checks() if m.id and m.id.startswith("crosssell.") and m.is_serious()]
+
+
+def _messages(*, deploy: bool = False) -> dict[str, checks.CheckMessage]:
+    return {m.id: m for m in checks.run_checks(include_deployment_checks=deploy) if m.id}
 
 
 def test_defaults_and_live_overrides(settings) -> None:
@@ -47,6 +51,7 @@ def test_valid_settings_pass(settings) -> None:
         ({"SITE_STORE": "oscar"}, "crosssell.E003", '"platform:external_id"', '"SITE_STORE": "custom:main"'),
         ({"SITE_STORE": "oscar: x"}, "crosssell.E003", '"platform:external_id"', '"SITE_STORE": "custom:main"'),
         ({"IMPRESSION_FLUSH_SECONDS": 61}, "crosssell.E003", "between 0 and 60", '"IMPRESSION_FLUSH_SECONDS": 1'),
+        ({"FAST_CADENCE": "yes"}, "crosssell.E003", "must be True or False", '"FAST_CADENCE": True'),
     ],
 )
 def test_wrong_values_give_a_check_error_with_a_hint(settings, value, check_id, message, hint) -> None:
@@ -66,3 +71,52 @@ def test_every_setting_is_documented_with_a_valid_default() -> None:
     for name, spec in SETTINGS.items():
         assert spec.doc and spec.hint, name
         assert spec.validate(spec.default) is None, name
+
+
+def test_the_fast_cadence_turns_hours_into_minutes_and_is_off_by_default(settings) -> None:
+    from datetime import timedelta
+
+    from crosssell_plugin.conf import followup_delay
+
+    settings.CROSSSELL = {}
+    assert followup_delay(timedelta(hours=24)) == timedelta(hours=24)
+    settings.CROSSSELL = {"FAST_CADENCE": True}
+    assert followup_delay(timedelta(hours=1)) == timedelta(minutes=1)
+    assert followup_delay(timedelta(days=7)) == timedelta(minutes=168)
+
+
+def test_without_site_url_a_check_warns_that_links_take_the_site_domain(settings) -> None:
+    settings.CROSSSELL = {"PLATFORMS": {"oscar": {}}}
+    warning = _messages()["crosssell.W001"]
+    assert warning.level == checks.WARNING and "example.com" in warning.msg and '"SITE_URL"' in warning.hint
+    settings.CROSSSELL = {"SITE_URL": "https://shop.example.com"}
+    assert "crosssell.W001" not in _messages()
+
+
+def test_check_deploy_warns_about_eager_celery_and_the_fast_cadence_with_debug_off(settings) -> None:
+    from crosssell_plugin.checks import _tasks_run_eagerly
+
+    settings.DEBUG = False
+    settings.CROSSSELL = {"SITE_URL": "https://shop.example.com", "FAST_CADENCE": True}
+    assert _tasks_run_eagerly()  # the test settings run tasks in-process
+    found = _messages(deploy=True)
+    assert "CELERY_BROKER_URL" in found["crosssell.W002"].hint
+    assert "60 times sooner" in found["crosssell.W003"].msg
+    assert "crosssell.W002" not in _messages()  # deploy checks only
+
+    settings.CROSSSELL = {"SITE_URL": "https://shop.example.com"}
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # pytest's settings reach Celery's configuration live
+    found = _messages(deploy=True)
+    assert "crosssell.W002" not in found and "crosssell.W003" not in found
+
+    settings.DEBUG = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert "crosssell.W002" not in _messages(deploy=True)  # a developer's machine
+
+
+def test_check_deploy_warns_about_the_demo_secret_key(settings) -> None:
+    settings.SECRET_KEY = settings.DEMO_SECRET_KEY
+    warning = _messages(deploy=True)["demo.W001"]
+    assert "published key" in warning.msg and "DJANGO_SECRET_KEY" in warning.hint
+    settings.SECRET_KEY = "a-real-secret-" + "x" * 50
+    assert "demo.W001" not in _messages(deploy=True)

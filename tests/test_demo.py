@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime
 from io import StringIO
 from itertools import combinations
+from pathlib import Path
 
 import pytest
+from django.contrib.sites.models import Site
 from django.core.management import call_command
 from oscar.core.loading import get_model
 
-from crosssell_plugin.models import Customer, CustomerConsent, Item, Order
+from crosssell_plugin.followups.defaults import DEFAULT_PATH_NAME
+from crosssell_plugin.models import Customer, CustomerConsent, Item, Order, ScheduledMessage
+from crosssell_plugin.models import Path as FollowupPath
 from demo.history import generate_history, load_catalog
+from shop.addr import allowed_hosts, demo_url
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -97,9 +108,14 @@ def test_learners_take_modules_in_order(history, catalog) -> None:
 
 
 @pytest.mark.django_db
-def test_seed_demo_builds_the_store_once(client) -> None:
+def test_seed_demo_builds_the_store_once(client, settings) -> None:
+    Site.objects.filter(pk=settings.SITE_ID).update(domain="example.com")  # Django's default
     out = StringIO()
     call_command("seed_demo", stdout=out)
+    # the demo's address everywhere, and its follow-up path on, planning nothing for the history
+    assert Site.objects.get_current().domain == "127.0.0.1:8000"
+    assert FollowupPath.objects.get(name=DEFAULT_PATH_NAME).enabled
+    assert not ScheduledMessage.objects.exists()
     Product = get_model("catalogue", "Product")
     assert Product.objects.count() == 173
     assert Item.objects.count() == 173 and Item.objects.filter(kind="module", parent__kind="course").count() == 40
@@ -119,3 +135,70 @@ def test_seed_demo_builds_the_store_once(client) -> None:
     out = StringIO()
     call_command("seed_demo", "--if-empty", stdout=out)
     assert "already present" in out.getvalue() and Order.objects.count() == before
+
+    # Served at another address: the next run moves the Site and the items' links there.
+    settings.DEMO_URL = "http://127.0.0.1:8123"
+    settings.CROSSSELL = {**settings.CROSSSELL, "PLATFORMS": {"oscar": {"BASE_URL": settings.DEMO_URL}}}
+    FollowupPath.objects.filter(name=DEFAULT_PATH_NAME).update(enabled=False)
+    call_command("seed_demo", "--if-empty", stdout=StringIO())
+    assert Site.objects.get_current().domain == "127.0.0.1:8123"
+    assert Item.objects.get(title="Inception").url.startswith("http://127.0.0.1:8123/catalogue/")
+    assert not Item.objects.filter(url__startswith="http://127.0.0.1:8000").exists()
+    assert FollowupPath.objects.get(name=DEFAULT_PATH_NAME).enabled
+
+
+@pytest.mark.parametrize(
+    ("addr", "url", "hosts"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000", ["127.0.0.1", "localhost", "testserver"]),
+        ("8080", "http://127.0.0.1:8080", ["127.0.0.1", "localhost", "testserver"]),
+        ("192.0.2.10:8080", "http://192.0.2.10:8080", ["127.0.0.1", "localhost", "testserver", "192.0.2.10"]),
+        ("localhost:9000", "http://localhost:9000", ["127.0.0.1", "localhost", "testserver"]),
+        ("0.0.0.0:8080", "http://127.0.0.1:8080", ["*"]),
+        ("[::1]:8000", "http://[::1]:8000", ["127.0.0.1", "localhost", "testserver", "::1"]),
+    ],
+)
+def test_the_demo_links_follow_the_address_it_listens_on(addr, url, hosts) -> None:
+    assert demo_url(addr) == url
+    assert allowed_hosts(addr, url) == hosts
+
+
+def test_a_wrong_demo_address_is_refused_with_the_variable_named() -> None:
+    with pytest.raises(ValueError, match="CROSSSELL_DEMO_ADDR"):
+        demo_url("127.0.0.1:")
+    with pytest.raises(ValueError, match="CROSSSELL_DEMO_URL"):
+        demo_url("8000", "shop.example.com")
+    assert demo_url("0.0.0.0:8000", "https://demo.example.com/") == "https://demo.example.com"
+
+
+def _demo_settings(env: dict[str, str], argv: tuple[str, ...] = ("manage.py", "runserver")) -> dict:
+    """The demo's settings as a process started with ``env`` and ``argv`` reads them."""
+    code = (
+        f"import json, sys; sys.argv = {list(argv)!r}; import shop.settings as s; "
+        "print(json.dumps({'CROSSSELL': s.CROSSSELL, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS, "
+        "'level': s.LOGGING['loggers']['crosssell_plugin']['level']}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSSELL_DEMO", "DJANGO_SETTINGS"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=EXAMPLE, env={**clean, **env}, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_crosssell_demo_addr_moves_every_link_of_the_demo() -> None:
+    found = _demo_settings({"CROSSSELL_DEMO_ADDR": "127.0.0.1:8123"})
+    assert found["CROSSSELL"]["SITE_URL"] == "http://127.0.0.1:8123"
+    assert found["CROSSSELL"]["PLATFORMS"]["oscar"]["BASE_URL"] == "http://127.0.0.1:8123"
+    assert "FAST_CADENCE" not in found["CROSSSELL"]  # the real cadence unless the demo script asks
+    fast = _demo_settings({"CROSSSELL_DEMO_FAST_CADENCE": "1"})["CROSSSELL"]
+    assert (fast["SITE_URL"], fast["FAST_CADENCE"], fast["QUIET_HOURS"]) == ("http://127.0.0.1:8000", True, None)
+
+
+def test_one_off_commands_print_their_report_once() -> None:
+    """crosssell_train and crosssell_oscar_sync write their report on the terminal; the same lines
+    logged at INFO to the demo's console printed every line twice."""
+    assert _demo_settings({}, ("manage.py", "crosssell_train"))["level"] == "WARNING"
+    assert _demo_settings({}, ("manage.py", "crosssell_oscar_sync", "--catalog"))["level"] == "WARNING"
+    assert _demo_settings({}, ("manage.py", "runserver"))["level"] == "INFO"
+    assert _demo_settings({}, ("manage.py", "crosssell_dispatch", "--loop"))["level"] == "INFO"
+    assert _demo_settings({}, ("celery", "-A", "shop", "worker"))["level"] == "INFO"

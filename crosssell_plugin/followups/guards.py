@@ -32,7 +32,7 @@ from typing import Any
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from ..conf import crosssell_settings
+from ..conf import crosssell_settings, followup_delay
 from ..models import Conversion, CustomerConsent, Order, ScheduledMessage
 from .timing import customer_zone, out_of_quiet_hours
 
@@ -158,7 +158,7 @@ def postponed_until(message: ScheduledMessage, now: datetime, facts: Facts | Non
     if cap == 0:
         return "frequency cap"
     free = out_of_quiet_hours(sent[len(sent) - cap] + window + timedelta(seconds=1), zone)
-    planned_for = message.order.placed_at + message.step.delay
+    planned_for = message.order.placed_at + followup_delay(message.step.delay)
     if free > planned_for + window:
         return "frequency cap"
     return free

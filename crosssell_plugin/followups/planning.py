@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ..conf import followup_delay
 from ..models import Order, OrderLine, Path, ScheduledMessage, Step
 from .timing import customer_zone, out_of_quiet_hours
 
@@ -130,7 +131,7 @@ def plan_order(order: Order) -> list[ScheduledMessage]:
     customer = order.customer
     zone = customer_zone(customer, order.store)
     candidates = [step for path in matching for step in steps_by_path[path.pk]]
-    steps = union((out_of_quiet_hours(order.placed_at + step.delay, zone), step) for step in candidates)
+    steps = union((out_of_quiet_hours(order.placed_at + followup_delay(step.delay), zone), step) for step in candidates)
     if not steps:
         return []
     recs = snapshot(order, max(step.limit for _, step in steps))

@@ -6,9 +6,15 @@ Environment variables switch to real services without code changes:
 * ``DATABASE_URL``        e.g. postgres://postgres@127.0.0.1:5432/crosssell
 * ``CELERY_BROKER_URL``   e.g. redis://127.0.0.1:6379/0 (tasks then run in a worker)
 * ``DJANGO_DEBUG``        "0" to turn debug off
+* ``CROSSSELL_DEMO_ADDR``  what runserver listens on (default 127.0.0.1:8000); every link of the
+  demo (pages, emails, SMS, the Site's domain) follows it. ``CROSSSELL_DEMO_URL`` overrides the
+  links' address alone (a tunnel, another machine's view of this one).
+* ``CROSSSELL_DEMO_FAST_CADENCE`` "1" (scripts/demo.sh sets it): follow-ups come minutes apart
+  instead of hours and days, day and night
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -16,11 +22,18 @@ from celery.schedules import crontab
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *
 
+from .addr import allowed_hosts, demo_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret-change-me-in-production-0123456789")
+#: the published demo key: ``manage.py check --deploy`` warns about it (demo.checks)
+DEMO_SECRET_KEY = "demo-only-not-secret-change-me-in-production-0123456789"  # noqa: S105
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEMO_SECRET_KEY)
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+DEMO_ADDR = os.environ.get("CROSSSELL_DEMO_ADDR", "") or "127.0.0.1:8000"
+#: where the demo's links point: http://<CROSSSELL_DEMO_ADDR> (seed_demo makes it the Site's domain too)
+DEMO_URL = demo_url(DEMO_ADDR, os.environ.get("CROSSSELL_DEMO_URL", ""))
+ALLOWED_HOSTS = allowed_hosts(DEMO_ADDR, DEMO_URL)
 
 _DJANGO_APPS = [app for app in OSCAR_APPS if app.startswith("django.")]
 INSTALLED_APPS = [
@@ -154,18 +167,29 @@ SPECTACULAR_SETTINGS = {
 
 # --- crosssell
 CROSSSELL = {
-    "SITE_URL": "http://127.0.0.1:8000",  # links in follow-up emails and SMS
+    "SITE_URL": DEMO_URL,  # links in follow-up emails and SMS
     "PLATFORMS": {
-        "oscar": {"STORE_NAME": OSCAR_SHOP_NAME, "BASE_URL": "http://127.0.0.1:8000"},
+        # BASE_URL: the product links recommendations send shoppers to
+        "oscar": {"STORE_NAME": OSCAR_SHOP_NAME, "BASE_URL": DEMO_URL},
     },
 }
+if os.environ.get("CROSSSELL_DEMO_FAST_CADENCE") == "1":
+    # The classic path's 1 hour, 24 hours and 7 days become 1, 24 and 168 minutes, at any hour:
+    # a demo checkout with the opt-in ticked gets its first follow-up in the log a minute later.
+    CROSSSELL |= {"FAST_CADENCE": True, "QUIET_HOURS": None}
 
+# crosssell's INFO lines (orders recorded, follow-ups planned and sent) go to the terminal of the
+# long-running processes: the server, the dispatcher, a Celery worker. A one-off command such as
+# crosssell_train or crosssell_oscar_sync reports on the terminal itself; its log lines (meant
+# for log files) would print every line a second time, so there only warnings and errors show.
+_COMMAND = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else ""
+_LOG_LEVEL = "WARNING" if _COMMAND and _COMMAND not in ("runserver", "crosssell_dispatch", "shell") else "INFO"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
-        "crosssell_plugin": {"handlers": ["console"], "level": "INFO"},
-        "integrations": {"handlers": ["console"], "level": "INFO"},
+        "crosssell_plugin": {"handlers": ["console"], "level": _LOG_LEVEL},
+        "integrations": {"handlers": ["console"], "level": _LOG_LEVEL},
     },
 }

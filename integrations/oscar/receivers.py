@@ -70,11 +70,15 @@ def on_order_placed(sender: Any, order: Any = None, **kwargs: Any) -> None:
 
 def on_post_checkout(sender: Any, order: Any = None, request: Any = None, **kwargs: Any) -> None:
     """The browser that placed the order may ask the REST API about it with its session (the
-    thank-you page's own scripts, a guest included); see :mod:`crosssell_plugin.shoppers`."""
+    thank-you page's own scripts, a guest included); see :mod:`crosssell_plugin.shoppers`. The
+    marketing consent ticked at checkout is recorded (:mod:`integrations.oscar.consent`)."""
     try:
         remember_order(request.session, order.number)
     except Exception:
         logger.exception("crosssell could not note order %r in the checkout's session", getattr(order, "number", None))
+    from .consent import on_post_checkout as record_consent
+
+    record_consent(order, request)
 
 
 #: only an order placed this recently is recorded by a page (:func:`on_order_not_recorded`)

@@ -158,9 +158,10 @@ class Checkout:
         assert self.client.get(reverse("checkout:payment-details")).status_code == 200
         assert self.client.get(reverse("checkout:preview")).status_code == 200
 
-    def place_order(self) -> Any:
-        """POST the preview; returns the response (a 302 to the thank-you page on success)."""
-        return self.client.post(reverse("checkout:preview"), {"action": "place_order"})
+    def place_order(self, **fields: str) -> Any:
+        """POST the preview (with ``fields``, such as the ticked opt-in box); returns the response
+        (a 302 to the thank-you page on success)."""
+        return self.client.post(reverse("checkout:preview"), {"action": "place_order", **fields})
 
     def buy_as_guest(self, product: Any, email: str, capture_on_commit: Any, *, run_on_commit: bool = True) -> Any:
         """The whole guest checkout of one digital product; returns Oscar's order. The on-commit

@@ -1,7 +1,12 @@
 """Fill the demo store: Oscar catalogue from demo/data/catalog.json, then a simulated history.
 
 Safe to run twice: products are matched by UPC and history orders by their id, so a second
-run changes nothing. ``--if-empty`` returns at once when the history is already there.
+run changes nothing. ``--if-empty`` skips the seeding when the history is already there.
+
+Every run also points the demo at its address (``DEMO_URL``, from ``CROSSSELL_DEMO_ADDR``): the
+Site's domain, and the items' links when an earlier run seeded them for another address; and
+switches on the store's classic follow-up path, after the history (whose orders are in the past:
+they plan no follow-ups).
 """
 
 from __future__ import annotations
@@ -10,15 +15,19 @@ import logging
 import time
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.sites.models import Site
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.core.loading import get_model
 
 from crosssell_plugin.events import Consent, CustomerData, PurchaseEvent, PurchaseLine, StoreRef
+from crosssell_plugin.followups.defaults import DEFAULT_PATH_NAME, install_default_path
 from crosssell_plugin.ingest import catalog_item_of, record_purchase, sync_catalog
-from crosssell_plugin.models import Item
+from crosssell_plugin.models import Item, Path
 from demo.history import generate_history, load_catalog
 from integrations.oscar.adapter import OscarAdapter
 
@@ -72,8 +81,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         adapter = OscarAdapter()
         store = adapter.store()
+        self._site()
         if options["if_empty"] and store.orders.filter(external_id__startswith="H").exists():
-            self.stdout.write("Demo data already present; nothing to do.")
+            self.stdout.write("Demo data already present; nothing to seed.")
+            self._links_follow_the_address(adapter, store)
+            self._followups_on(store, [])
             return
         started = time.monotonic()
         data = load_catalog()
@@ -83,8 +95,36 @@ class Command(BaseCommand):
         self.stdout.write(f"Oscar catalogue: {count} products")
         result = sync_catalog(store, adapter.iter_catalog(store), progress=self._progress("items synced"))
         self.stdout.write(f"\ncrosssell items: {result.created} created, {result.updated} updated")
+        paused = list(Path.objects.for_store(store).filter(enabled=True).values_list("pk", flat=True))
+        Path.objects.for_store(store).filter(pk__in=paused).update(enabled=False)
         self._history(store, data, options["orders"], options["seed"])
+        self._followups_on(store, paused)
         self.stdout.write(self.style.SUCCESS(f"Demo store ready in {time.monotonic() - started:.1f}s"))
+
+    def _site(self) -> None:
+        """The Site's domain is the demo's address (not Django's example.com)."""
+        domain = urlsplit(settings.DEMO_URL).netloc
+        Site.objects.update_or_create(
+            pk=settings.SITE_ID, defaults={"domain": domain, "name": settings.OSCAR_SHOP_NAME}
+        )
+        self.stdout.write(f"Site: {domain}")
+
+    def _links_follow_the_address(self, adapter: OscarAdapter, store: Any) -> None:
+        """Items synced for another address (an earlier CROSSSELL_DEMO_ADDR) are synced again."""
+        base = adapter.options()["BASE_URL"].rstrip("/")
+        stale = Item.objects.for_store(store).filter(url__startswith="http").exclude(url__startswith=base + "/")
+        if base and stale.exists():
+            result = sync_catalog(store, adapter.iter_catalog(store))
+            self.stdout.write(f"crosssell items: {result.updated} now link to {base}")
+
+    def _followups_on(self, store: Any, paused: list[int]) -> None:
+        """The classic path on (and any path the history run paused back on): a demo checkout with
+        the opt-in ticked gets its follow-ups."""
+        install_default_path(store)
+        Path.objects.for_store(store).filter(pk__in=paused).update(enabled=True)
+        Path.objects.for_store(store).filter(name=DEFAULT_PATH_NAME).update(enabled=True)
+        fast = "minutes apart (FAST_CADENCE)" if settings.CROSSSELL.get("FAST_CADENCE") else "1 hour, 24 hours, 7 days"
+        self.stdout.write(f"Follow-up path on: {DEFAULT_PATH_NAME}, by email, {fast}")
 
     def _countries(self) -> None:
         for code, name in COUNTRIES:
