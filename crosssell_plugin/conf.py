@@ -429,6 +429,14 @@ SETTINGS: dict[str, Setting] = {
         hint='Write "ENCRYPTION_KEYS": ["<key>"] with keys from '
         "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`.",
     ),
+    "TRUSTED_PROXIES": Setting(
+        default=0,
+        doc="How many reverse proxies in front of the site append to X-Forwarded-For: the API's rate "
+        "limit of guests counts the address the nearest of them saw. 0 (the default) counts REMOTE_ADDR "
+        "and ignores X-Forwarded-For, which any client can write.",
+        validate=_int_between(0, 10),
+        hint='Use the number of proxies such as "TRUSTED_PROXIES": 1 (one load balancer), or 0 for none.',
+    ),
     "FAST_CADENCE": Setting(
         default=False,
         doc="For demos and for trying a path out: every hour of a follow-up step's delay counts as a "

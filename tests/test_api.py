@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core import signing
 from django.core.cache import cache
 from django.core.management import call_command
@@ -161,6 +162,7 @@ def test_staff_session_needs_a_store_param_and_a_customer_only_gets_the_sites_st
     response = client.get(API + "catalog/items/")
     assert response.status_code == 400 and "store" in response.json()
     assert client.get(API + "catalog/items/", {"store": 999_999}).status_code == 400
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="crosssell", codename="view_store"))
     response = client.get(API + "catalog/items/", {"store": store.pk})
     assert response.status_code == 200 and response.json()["count"] == Item.objects.for_store(store).count()
     response = client.get(API + "recommendations/item/inception/", {"store": store.pk, "limit": 2})

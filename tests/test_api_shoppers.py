@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from crosssell_plugin.events import CustomerData, PurchaseEvent, PurchaseLine, StoreRef
@@ -103,7 +104,11 @@ def test_staff_naming_no_store_are_shoppers_too(oscar_shop: Any) -> None:  # noq
     client.force_login(staff)
     assert client.get(API + "recommendations/customer/c1@example.com/").status_code == 404
     named = client.get(API + "recommendations/customer/c1@example.com/", {"store": store.pk})
-    assert named.status_code == 200  # with ?store= a staff user sees the whole store
+    assert named.status_code == 403  # being staff is not a permission for the store
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="crosssell", codename="view_store"))
+    client.force_login(get_user_model().objects.get(pk=staff.pk))
+    named = client.get(API + "recommendations/customer/c1@example.com/", {"store": store.pk})
+    assert named.status_code == 200  # with the permission and ?store= a staff user sees the whole store
 
 
 def test_site_store_names_the_store_of_a_custom_site(store: Store, settings: Any) -> None:

@@ -70,6 +70,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="crosssell"'
 
 
+def may_read_store(user: Any, store: Store) -> bool:
+    """May a staff user read ``store`` through the API? With ``crosssell.view_store``: the model
+    permission (every store; superusers have it) or that store's object permission (a backend
+    such as django-guardian grants it per store). Being staff alone is not enough."""
+    return bool(user.has_perm("crosssell.view_store") or user.has_perm("crosssell.view_store", store))
+
+
 class HasStore(BasePermission):
     """Sets ``request.store``: an API key's store; for a staff user with ``?store=<store pk>``,
     that store; for anyone else (a signed-in customer, a guest, a staff user naming no store),
@@ -90,6 +97,11 @@ class HasStore(BasePermission):
             store = Store.objects.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
             if store is None:
                 raise exceptions.ValidationError({"store": [f"No store with id {raw!r}."]})
+            if not may_read_store(user, store):
+                raise exceptions.PermissionDenied(
+                    f"Reading store {store.pk} needs the permission crosssell.view_store (for every store, or "
+                    "for this one through an object-permission backend)."
+                )
             request.store = store
             return True
         store = site_store()
@@ -121,6 +133,19 @@ class ApiRateThrottle(ScopedRateThrottle):
         else:
             ident = f"ip-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def get_ident(self, request: Request) -> str:
+        """The client's address: ``REMOTE_ADDR``, or with ``CROSSSELL["TRUSTED_PROXIES"] = n`` the
+        address the nearest of those ``n`` proxies saw (the n-th ``X-Forwarded-For`` entry from the
+        right). A client-sent ``X-Forwarded-For`` is never trusted otherwise: anyone could send a
+        new one with every request and never be limited."""
+        remote = request.META.get("REMOTE_ADDR", "")
+        proxies = crosssell_settings.TRUSTED_PROXIES
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if not proxies or not forwarded:
+            return remote
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        return hops[-min(proxies, len(hops))] if hops else remote
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ..absolute_urls import is_safe_target
+from ..conf import crosssell_settings
 from ..models import Click, Impression
 from .impressions import impression_of
 from .tokens import click_url, key_of
@@ -42,9 +45,14 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_GET
 def short_click(request: HttpRequest, code: str) -> HttpResponse:
-    """302 to the impression's signed click link; 400 for an unknown or malformed code."""
+    """302 to the impression's signed click link; 400 for an unknown or malformed code, or one older
+    than ``CLICK_TOKEN_MAX_AGE_DAYS`` (it expires like the signed link: that one is signed afresh
+    here, so its own age would not tell)."""
     key = key_of(code)
     impression = Impression.objects.filter(key=key).select_related("item").first() if key else None
+    max_age = timedelta(days=crosssell_settings.CLICK_TOKEN_MAX_AGE_DAYS)
+    if impression is not None and timezone.now() - impression.created_at > max_age:
+        impression = None
     target = click_url(impression) if impression is not None else ""
     if not target:
         return _bad_link(request)
