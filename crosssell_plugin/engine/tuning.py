@@ -113,12 +113,11 @@ def holdout(
 
 @dataclass
 class _Prepared:
-    """One task's held-out requests as padded arrays: requests x candidates x features."""
+    """One task's held-out requests as padded arrays: features x requests x candidates."""
 
     features: tuple[str, ...]
-    values: np.ndarray  # float32 (R, P, F), each feature scaled to max 1 over the catalogue
+    values: np.ndarray  # float32 (F, R, P), each feature scaled to max 1 over the catalogue; padding 0
     targets: np.ndarray  # bool (R, P)
-    valid: np.ndarray  # bool (R, P): a real candidate (not padding)
     n_targets: np.ndarray  # (R,) min(k, |targets|)
 
 
@@ -239,59 +238,65 @@ def _history_columns(
 
 def _pad(features: tuple[str, ...], rows: list[tuple[np.ndarray, np.ndarray, int]], k: int) -> _Prepared:
     width = max(k, max(len(r[1]) for r in rows))
-    values = np.zeros((len(rows), width, len(features)), np.float32)
+    values = np.zeros((len(features), len(rows), width), np.float32)
     targets = np.zeros((len(rows), width), bool)
-    valid = np.zeros((len(rows), width), bool)
     for r, (matrix, target_mask, _) in enumerate(rows):
-        values[r, : len(target_mask)] = matrix
+        values[:, r, : len(target_mask)] = matrix.T
         targets[r, : len(target_mask)] = target_mask
-        valid[r, : len(target_mask)] = True
     n_targets = np.minimum(np.array([r[2] for r in rows], np.float64), k)
-    return _Prepared(features, values, targets, valid, n_targets)
+    return _Prepared(features, values, targets, n_targets)
 
 
 def _recall(prepared: _Prepared, w: np.ndarray, k: int) -> float:
-    # a product and a sum, not BLAS: a threaded gemv on arrays this small costs more than it saves
-    scores = np.einsum("rpf,f->rp", prepared.values, w, optimize=False)
-    scores[~prepared.valid | (scores <= 0)] = -1.0
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    hits = np.take_along_axis(prepared.targets & (scores > 0), top, axis=1).sum(axis=1)
+    """Mean recall@k of the blend ``w`` over the prepared requests. Only the k-th best score of
+    each request is needed (a partition, not a top-k selection); candidates tied with it count
+    as shown up to k (padding and candidates scoring 0 never do)."""
+    scores = np.tensordot(w, prepared.values, axes=(0, 0))  # (R, P)
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > kth
+    tied = (scores == kth) & (scores > 0)
+    hits = (prepared.targets & above).sum(axis=1) + np.minimum(
+        (prepared.targets & tied).sum(axis=1), k - above.sum(axis=1)
+    )
     return float(np.mean(hits / prepared.n_targets))
 
 
 def _search(
-    options: dict[tuple[str, float] | None, _Prepared], start: dict[str, float], k: int, sweeps: int = 4
+    options: dict[tuple[str, float] | None, _Prepared], start: dict[str, float], k: int, sweeps: int = 3
 ) -> tuple[tuple[str, float] | None, dict[str, float], float]:
-    """Coordinate ascent over the history decay and every feature weight: each sweep tries
-    every decay with the current weights, then every multiplier of each weight in turn."""
-    decays = list(options)
-    features = options[decays[0]].features
-    weights = np.array([start.get(f, 0.0) for f in features], np.float32)
+    """Per way of reading the history, coordinate ascent over every feature weight (each
+    sweep tries every multiplier of each weight in turn); the best decay and its weights."""
+    best: tuple[tuple[str, float] | None, dict[str, float], float] | None = None
+    for decay, prepared in options.items():
+        weights, value = _ascent(prepared, start, k, sweeps)
+        if best is None or value > best[2] + 1e-9:
+            best = (decay, weights, value)
+    if best is None:
+        raise ValueError("no way of reading the history to search")
+    return best
 
-    def score(decay: tuple[str, float] | None, w: np.ndarray) -> float:
-        return _recall(options[decay], w, k) if w.any() else -1.0
 
-    decay, best = decays[0], -np.inf
-    for sweep in range(sweeps):
+def _ascent(prepared: _Prepared, start: dict[str, float], k: int, sweeps: int) -> tuple[dict[str, float], float]:
+    weights = np.array([start.get(f, 0.0) for f in prepared.features], np.float32)
+
+    def score(w: np.ndarray) -> float:
+        return _recall(prepared, w, k) if w.any() else -1.0
+
+    best = score(weights)
+    for _ in range(sweeps):
         improved = False
-        for d in decays:
-            if sweep and d == decay:
-                continue
-            value = score(d, weights)
-            if value > best + 1e-9:
-                best, decay, improved = value, d, improved or sweep > 0
-        for j in range(len(features)):
+        for j in range(len(prepared.features)):
             for m in MULTIPLIERS:
                 if m == weights[j]:
                     continue
                 trial = weights.copy()
                 trial[j] = m
-                value = score(decay, trial)
+                value = score(trial)
                 if value > best + 1e-9:
                     best, weights, improved = value, trial, True
         if not improved:
             break
-    return decay, {f: float(w) for f, w in zip(features, weights, strict=True) if w}, float(best)
+    return {f: float(w) for f, w in zip(prepared.features, weights, strict=True) if w}, best
 
 
 def tune(
