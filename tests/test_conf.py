@@ -9,6 +9,8 @@ from django.core.management.base import SystemCheckError
 
 from crosssell_plugin.conf import SETTINGS, crosssell_settings
 
+from .conftest import celery_configured
+
 
 def _errors() -> list[checks.CheckMessage]:
     return [m for m in checks.run_checks() if m.id and m.id.startswith("crosssell.") and m.is_serious()]
@@ -105,12 +107,11 @@ def test_check_deploy_warns_about_eager_celery_and_the_fast_cadence_with_debug_o
     assert "crosssell.W002" not in _messages()  # deploy checks only
 
     settings.CROSSSELL = {"SITE_URL": "https://shop.example.com"}
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # pytest's settings reach Celery's configuration live
-    found = _messages(deploy=True)
+    with celery_configured(task_always_eager=False):
+        found = _messages(deploy=True)
     assert "crosssell.W002" not in found and "crosssell.W003" not in found
 
     settings.DEBUG = True
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     assert "crosssell.W002" not in _messages(deploy=True)  # a developer's machine
 
 
