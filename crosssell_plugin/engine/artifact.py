@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import io
 import json
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,7 +47,7 @@ def dumps(model: HybridModel, meta: dict[str, Any] | None = None) -> bytes:
     }
     arrays["header.json"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **cast("dict[str, Any]", arrays))  # names are not savez's options
     body = buffer.getvalue()
     return MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
 

@@ -252,9 +252,9 @@ class HybridModel:
         """The (item indices, weights) a request's history is read as."""
         if request.task == Task.ITEM_TO_ITEM:
             return np.array([], np.int32), np.array([], np.float32)
-        decay = decay or self.params.decay.get(str(request.task), DEFAULT_DECAY[Task.POST_PURCHASE])
+        mode, half_life = decay or self.params.decay.get(str(request.task), DEFAULT_DECAY[Task.POST_PURCHASE])
         return history_weights(
-            request.history, request.history_times, tuple(decay), self.n_items, self.params.max_history
+            request.history, request.history_times, (str(mode), float(half_life)), self.n_items, self.params.max_history
         )
 
     def signal_scores(self, request: Request, decay: tuple[str, float] | None = None) -> dict[str, np.ndarray]:

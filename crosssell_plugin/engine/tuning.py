@@ -97,14 +97,14 @@ def holdout(
         history_times = tuple(float(t) for t in times[first_event:held_start])
         owned = set(history)
         held = list(dict.fromkeys(int(i) for i in items[held_start:end]))
-        new = [i for i in held if i not in owned]
-        if not new:
+        fresh = [i for i in held if i not in owned]
+        if not fresh:
             continue
-        requests.append(HeldOut(Task.NEXT_ORDER, history, history_times, None, frozenset(new)))
+        requests.append(HeldOut(Task.NEXT_ORDER, history, history_times, None, frozenset(fresh)))
         trigger = next((i for i in held if known[i]), None)
         if trigger is None:
             continue
-        rest = frozenset(new) - {trigger}
+        rest = frozenset(fresh) - {trigger}
         if rest:
             requests.append(HeldOut(Task.POST_PURCHASE, history, history_times, trigger, rest))
             requests.append(HeldOut(Task.ITEM_TO_ITEM, (), (), trigger, rest))
