@@ -33,6 +33,21 @@ def _no_remembered_stores_or_models() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_guard_reset() -> Iterator[None]:
+    """Each test starts with Celery's "a task is running here" flag down.
+
+    In eager mode Celery raises that process-global flag around every task it runs inline and
+    restores the value it saw on entry; when two threads run eager tasks at once (the live
+    server's request threads, the concurrency tests) the last one out can restore the other's
+    raised value and leave it up for good. A later ``AsyncResult.get()`` in this process (the
+    real-worker tests) would then refuse to wait with "Never call result.get() within a task!"."""
+    from celery import _state
+
+    _state._set_task_join_will_block(False)
+    yield
+
+
 @pytest.fixture
 def store(db: Any) -> Store:
     return Store.objects.create(

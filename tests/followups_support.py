@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -50,9 +51,22 @@ def enable_default_path(store: Store, channel: str = "in_app") -> Path:
 
 class FileSmsBackend:
     """A provider stand-in for worker processes: appends ``<idempotency key>`` to the file named by
-    ``CROSSSELL_TEST_SMS_FILE`` (one write per call, O_APPEND), after ``CROSSSELL_TEST_SMS_DELAY`` s."""
+    ``CROSSSELL_TEST_SMS_FILE`` (one write per call, O_APPEND), after ``CROSSSELL_TEST_SMS_DELAY`` s.
+
+    With ``CROSSSELL_TEST_SMS_GATE`` (a directory) the process's first send announces itself with
+    a ``ready-<pid>`` file there and waits for a ``go`` file, so a test can hold every worker at
+    its first claimed message until all of them are up, whatever the machine's load."""
+
+    _passed_gate = False
 
     def send(self, message: Outgoing) -> SendResult:
+        gate = os.environ.get("CROSSSELL_TEST_SMS_GATE")
+        if gate and not FileSmsBackend._passed_gate:
+            pathlib.Path(gate, f"ready-{os.getpid()}").touch()
+            deadline = time.monotonic() + 120
+            while not pathlib.Path(gate, "go").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            FileSmsBackend._passed_gate = True
         delay = float(os.environ.get("CROSSSELL_TEST_SMS_DELAY", "0"))
         if delay:
             time.sleep(delay)

@@ -290,7 +290,9 @@ def _outbox(store: Store, n_orders: int, steps: int = 4) -> list[str]:
     return [m.idempotency_key for m in messages]
 
 
-def _dispatcher(sms_file: Path, *args: str, delay: float = 0.0, lease: int = 300) -> subprocess.Popen[str]:
+def _dispatcher(
+    sms_file: Path, *args: str, delay: float = 0.0, lease: int = 300, gate: Path | None = None
+) -> subprocess.Popen[str]:
     overrides = {
         "SMS": {"BACKEND": "tests.followups_support.FileSmsBackend"},
         "QUIET_HOURS": None,
@@ -305,6 +307,7 @@ def _dispatcher(sms_file: Path, *args: str, delay: float = 0.0, lease: int = 300
         "CROSSSELL_TEST_OVERRIDES": json.dumps(overrides),
         "CROSSSELL_TEST_SMS_FILE": str(sms_file),
         "CROSSSELL_TEST_SMS_DELAY": str(delay),
+        **({"CROSSSELL_TEST_SMS_GATE": str(gate)} if gate else {}),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "django", "crosssell_dispatch", *args],
@@ -332,9 +335,19 @@ def test_two_workers_racing_over_1000_messages_send_each_exactly_once(race_store
     keys = _outbox(race_store, 250)
     sms_file = tmp_path / "sms.log"
     connection.close()
-    # 10 ms per send: alone, one worker would need 10 s, far longer than the other takes to start,
-    # so the two really race whatever the machine's load
-    workers = [_dispatcher(sms_file, "--batch", "25", "--worker-id", f"racer-{n}", delay=0.01) for n in range(2)]
+    # Each worker holds at its first claimed message until both have claimed one (the gate), then
+    # both run on, 10 ms per send: they really race whatever the machine's load.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    workers = [
+        _dispatcher(sms_file, "--batch", "25", "--worker-id", f"racer-{n}", delay=0.01, gate=gate) for n in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        if any(w.poll() is not None for w in workers):
+            break  # one finished or failed before the other claimed anything: the asserts below say
+        time.sleep(0.01)
+    (gate / "go").touch()
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     sent = Counter(_lines(sms_file))
