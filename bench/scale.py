@@ -37,6 +37,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy
@@ -181,6 +182,52 @@ def latencies(model: HybridModel, group: list[Sample]) -> dict[str, np.ndarray]:
     return out
 
 
+# --- baselines in the same run -----------------------------------------------------------------
+
+#: EASE's dense items x items inverse is only attempted up to this many items (as the engine does)
+EASE_MAX_ITEMS = 12_000
+
+
+def baseline_run(data: Interactions, groups: dict[str, list[Sample]], description: str) -> dict:
+    """Fit time and request latency of bench.quality's baselines on the same data, in the same
+    process, so the engine's figures read as ratios: implicit's BM25 item-item (K=100) always,
+    plain EASE (lambda=500) where its dense inverse fits. Requests are the ``post_purchase``
+    requests above (history + trigger, history excluded)."""
+    from types import SimpleNamespace
+
+    from bench.baselines import EASE, ImplicitBM25
+
+    train = SimpleNamespace(matrix=data.binary.astype(np.float32).tocsr(), n_items=data.n_items)
+    models: list[tuple[str, Any, dict[str, Any]]] = [
+        ("implicit-bm25 (K=100)", ImplicitBM25(), {"K": 100, "K1": 1.2, "B": 0.75})
+    ]
+    if data.n_items <= EASE_MAX_ITEMS:
+        models.append(("ease (lambda=500)", EASE(), {"lambda": 500.0}))
+    out: dict[str, Any] = {}
+    for name, model, params in models:
+        progress(f"[baseline] fitting {name} on {description}...")
+        started = time.perf_counter()
+        model.fit(train, params)
+        fit_s = time.perf_counter() - started
+        timings: dict[str, dict[str, float]] = {}
+        for group, points in groups.items():
+            values = []
+            for sample in points:
+                exclude = set(sample.history)
+                started = time.perf_counter()
+                model.recommend(sample.history, sample.history_times, sample.trigger, 10, exclude)
+                values.append(time.perf_counter() - started)
+            if values:
+                ms = np.array(values) * 1000
+                timings[group] = {
+                    "p50": round(float(np.percentile(ms, 50)), 3),
+                    "p99": round(float(np.percentile(ms, 99)), 3),
+                }
+        out[name] = {"fit_s": round(fit_s, 2), "post_purchase_ms": timings}
+        del model
+    return out
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -240,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             progress(f"[{args.profile}] {len(points):,} {group} requests x {len(Task)} tasks...")
             results[group] = latencies(model, points)
 
+    crosssell_peak_mb = peak_mb()
+    baselines = baseline_run(data, groups, store.description)
+
     targets = TARGETS[args.profile]
     distinct = np.diff(data.binary.indptr)
     summary = {
@@ -252,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         "fit_s": round(fit_s, 2),
         "fit_target_s": targets["fit_s"],
         "ease_used": model.ease is not None,
-        "peak_mb": round(peak_mb()),
+        "peak_mb": round(crosssell_peak_mb),
         "peak_mb_after_fit": round(fit_mb),
         "peak_mb_generation": round(base_mb),
         "peak_target_mb": targets["peak_mb"],
@@ -271,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             for group, values in results.items()
         },
+        "baselines": baselines,
     }
     print_summary(summary)
     if args.json:
@@ -310,6 +361,18 @@ def print_summary(s: dict) -> None:
             )
     if "heavy" not in s["latency_ms"]:
         print(f"| heavy | - | 0 | no request point has {HEAVY_HISTORY:,}+ distinct history items | | | |")
+    print()
+    print("Baselines in the same run (post_purchase requests; fit ratio = crosssell's fit_tuned / the baseline's fit):")
+    print()
+    print("| model | fit s | crosssell fit / this | requests | p50 ms | p99 ms | crosssell p99 / this |")
+    print("|---|---|---|---|---|---|---|")
+    for name, b in s.get("baselines", {}).items():
+        for group, t in b["post_purchase_ms"].items():
+            ours = s["latency_ms"][group]["post_purchase"]["p99"]
+            print(
+                f"| {name} | {b['fit_s']:.2f} | {s['fit_s'] / max(b['fit_s'], 1e-9):.1f}x | {group} "
+                f"| {t['p50']:.2f} | {t['p99']:.2f} | {ours / max(t['p99'], 1e-9):.2f}x |"
+            )
 
 
 if __name__ == "__main__":
