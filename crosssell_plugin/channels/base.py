@@ -4,10 +4,19 @@ sends it, or raises :class:`TransientSendError` (try again later) or :class:`Per
 
 A backend must be safe to call again with the same ``idempotency_key`` after a crash: it passes
 the key to the provider where the provider supports one, so a retried send is not delivered twice.
+
+**Acceptance.** A channel whose send ends after the provider accepted the message (an SMTP
+connection closed with ``QUIT`` after the ``250`` to ``DATA``) sets ``reports_acceptance = True``
+and takes ``send(outgoing, accepted=callback)``: it calls ``accepted(result)`` once, as soon as
+the provider accepted the message and before it lets go of the connection, so the caller records
+the send before anything that can still fail or hang; what fails after that point is logged, never
+raised (the message went out). The dispatcher records the ``sent`` row in that callback. Other
+channels (an HTTP call, a row of our own) are recorded when ``send`` returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +46,10 @@ class Outgoing:
 class SendResult:
     #: the provider's id for the message ("SM..." for Twilio, the Message-ID of an email)
     provider_message_id: str = ""
+
+
+#: ``accepted(result)``: called by a channel that reports acceptance (module docstring)
+Accepted = Callable[[SendResult], None]
 
 
 class SendError(Exception):

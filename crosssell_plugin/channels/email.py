@@ -15,13 +15,13 @@ import smtplib
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.crypto import salted_hmac
 
 from ..absolute_urls import site_host
 from ..models.followup import DEFAULT_CADENCE
 from . import content
-from .base import Outgoing, PermanentSendError, SendResult, TransientSendError
+from .base import Accepted, Outgoing, PermanentSendError, SendResult, TransientSendError
 from .unsubscribe import unsubscribe_url
 
 if TYPE_CHECKING:
@@ -89,24 +89,64 @@ class EmailChannel:
         rendered = content.render_string(source, context, what=f"subject of step {step.pk}")
         return " ".join(rendered.split())  # one line: a header cannot hold a newline
 
-    def send(self, outgoing: Outgoing) -> SendResult:
-        email = EmailMultiAlternatives(
-            subject=outgoing.subject,
-            body=outgoing.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[outgoing.to],
-            headers=outgoing.headers,
-        )
-        if outgoing.html:
-            email.attach_alternative(outgoing.html, "text/html")
+    #: ``send`` calls ``accepted`` once the backend accepted the message (channels.base)
+    reports_acceptance = True
+
+    def send(self, outgoing: Outgoing, accepted: Accepted | None = None) -> SendResult:
+        """Send ``outgoing`` through ``EMAIL_BACKEND`` on a connection of its own.
+
+        ``accepted(result)`` is called as soon as the backend has accepted the message (SMTP: the
+        server answered 250 to DATA), before the connection is closed (QUIT). An error while
+        closing is logged, never raised: the message was accepted, so it is not failed or sent
+        again. Errors of the send itself raise TransientSendError or PermanentSendError (any other
+        exception, a bug, as it is); an exception of ``accepted`` is raised as it is.
+        """
+        email = _email(outgoing)
+        backend = get_connection(fail_silently=False)
+        result: SendResult | None = None
         try:
-            email.send(fail_silently=False)
-        except Exception as err:
-            mapped = _send_error(err)
-            if mapped is None:
-                raise
-            raise mapped from err
-        return SendResult(provider_message_id=_provider_id(email) or outgoing.headers.get("Message-ID", ""))
+            try:
+                backend.open()
+                backend.send_messages([email])
+            except Exception as err:
+                mapped = _send_error(err)
+                if mapped is None:
+                    raise
+                raise mapped from err
+            result = SendResult(provider_message_id=_provider_id(email) or outgoing.headers.get("Message-ID", ""))
+            if accepted is not None:
+                accepted(result)
+            return result
+        finally:
+            _close(backend, outgoing, sent=result is not None)
+
+
+def _email(outgoing: Outgoing) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=outgoing.subject,
+        body=outgoing.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[outgoing.to],
+        headers=outgoing.headers,
+    )
+    if outgoing.html:
+        email.attach_alternative(outgoing.html, "text/html")
+    return email
+
+
+def _close(backend: Any, outgoing: Outgoing, sent: bool) -> None:
+    """Close the backend's connection (SMTP: QUIT); an error is logged, never raised."""
+    try:
+        backend.close()
+    except Exception as err:
+        what = "after the server accepted it; it counts as sent" if sent else "after a failed send"
+        logger.warning(
+            "Closing the mail connection of email %s failed %s: %s: %s",
+            outgoing.headers.get("Message-ID", ""),
+            what,
+            type(err).__name__,
+            err,
+        )
 
 
 def _provider_id(email: EmailMultiAlternatives) -> str:

@@ -31,13 +31,19 @@ opted out, the customer's consent on that channel is withdrawn (``consent_withdr
 which cancels their other pending messages on the channel).
 
 **Crash safety, and the window that remains.** A worker killed after claiming leaves its rows
-``claimed``; when the lease expires another worker takes them over, so nothing is lost. A worker
-killed after the provider accepted a message but before the ``sent`` row committed (a few
-milliseconds: the time of one UPDATE) leaves a message that *was* delivered and is sent again
-after the lease. The retry carries the same idempotency key (the Message-ID of an email, the
-``I-Twilio-Idempotency-Token`` of an SMS): a provider that deduplicates on it delivers once; one
-that does not (Twilio, most SMTP servers) may deliver twice in that window. The in-app channel is
-exactly once by construction (its send is idempotent on the scheduled message).
+``claimed``; when the lease expires another worker takes them over, so nothing is lost. A row is
+recorded ``sent`` the moment the provider accepted the message: a channel that still has work
+after that (the email channel closing its SMTP connection with QUIT after the server's 250 to
+DATA) reports the acceptance through a callback (``accepted``, see
+:mod:`crosssell_plugin.channels.base`) and the row is written before that work, whose errors are
+only logged: a worker killed, or a server failing or hanging, during or after QUIT causes no
+duplicate and no retry. What remains is the time between the provider's acceptance and the commit
+of the ``sent`` row (a few milliseconds: the time of one UPDATE): a worker killed exactly then
+leaves a message that *was* delivered and is sent again after the lease. The retry carries the
+same idempotency key (the Message-ID of an email, the ``I-Twilio-Idempotency-Token`` of an SMS): a
+provider that deduplicates on it delivers once; one that does not (Twilio, most SMTP servers) may
+deliver twice in that window. The in-app channel is exactly once by construction (its send is
+idempotent on the scheduled message).
 """
 
 from __future__ import annotations
@@ -283,20 +289,33 @@ class _Run:
 
     def _send(self, message: ScheduledMessage, channel_name: str, recommendations: list[Any]) -> tuple[str, str]:
         channel = get_channel(channel_name)
+        record = _Recording(message, self.token, channel_name, recommendations)
         try:
             outgoing = channel.build(message, recommendations)
-            result = channel.send(outgoing)
-        except TransientSendError as err:
+            record.outgoing = outgoing
+            if getattr(channel, "reports_acceptance", False):
+                result = channel.send(outgoing, accepted=record)  # type: ignore[call-arg]
+            else:
+                result = channel.send(outgoing)
+        except Exception as err:
+            if record.done:  # accepted, then an error (a channel should not raise then): sent, never again
+                return record.outcome()
+            return self._failed_send(message, channel_name, err)
+        if not record.done:  # a channel recorded when its send returns
+            record(result)
+        return record.outcome()
+
+    def _failed_send(self, message: ScheduledMessage, channel_name: str, err: Exception) -> tuple[str, str]:
+        if isinstance(err, TransientSendError):
             return self._retry(message, str(err), err.retry_after)
-        except PermanentSendError as err:
+        if isinstance(err, PermanentSendError):
             if err.opted_out:
                 withdraw_consent(message, channel_name)
             held = finish(message, self.token, status=Status.FAILED, attempts=message.attempts + 1, last_error=str(err))
             return self._outcome("failed", held)
-        except Exception as err:  # a bug or an outage of ours: retried like a provider outage, then failed
-            logger.exception("Follow-up %s could not be built or sent", message.pk)
-            return self._retry(message, f"{type(err).__name__}: {err}", None)
-        return self._outcome("sent", mark_sent(message, self.token, channel_name, outgoing, result, recommendations))
+        # a bug or an outage of ours: retried like a provider outage, then failed
+        logger.error("Follow-up %s could not be built or sent", message.pk, exc_info=err)
+        return self._retry(message, f"{type(err).__name__}: {err}", None)
 
     def _retry(self, message: ScheduledMessage, error: str, retry_after: float | None) -> tuple[str, str]:
         attempts = message.attempts + 1
@@ -308,6 +327,34 @@ class _Run:
         when = out_of_quiet_hours(now + timedelta(seconds=wait), customer_zone(message.customer, message.store))
         held = finish(message, self.token, **back_to_planned(attempts=attempts, next_attempt_at=when, last_error=error))
         return self._outcome("retried", held)
+
+
+class _Recording:
+    """The ``accepted`` callback of a send: records the message as sent (:func:`mark_sent`) the
+    moment the provider accepted it, before the channel closes its connection. It never raises: an
+    error while recording is kept and raised by :meth:`outcome`, after the channel is done, so that
+    it is never taken for an error of the send."""
+
+    def __init__(self, message: ScheduledMessage, token: str, channel: str, recommendations: list[Any]) -> None:
+        self.message, self.token, self.channel, self.recommendations = message, token, channel, recommendations
+        self.outgoing: Any = None
+        self.done = False
+        self.held = False
+        self.error: Exception | None = None
+
+    def __call__(self, result: Any) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            self.held = mark_sent(self.message, self.token, self.channel, self.outgoing, result, self.recommendations)
+        except Exception as err:
+            self.error = err
+
+    def outcome(self) -> tuple[str, str]:
+        if self.error is not None:
+            raise self.error
+        return ("sent", "") if self.held else ("lost", "")
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
