@@ -19,7 +19,16 @@ from .model import HybridModel, Params
 from .similarity import dense_top_k_rows
 
 MAGIC = b"crosssell-model/1\n"
-_SPARSE = ("basket", "copurchase", "copurchase_counts", "ease", "sequence", "sequence_counts", "content")
+_SPARSE = (
+    "basket",
+    "copurchase",
+    "copurchase_counts",
+    "ease",
+    "ease_recent",
+    "sequence",
+    "sequence_counts",
+    "content",
+)
 _DENSE = ("popularity", "trending", "item_counts")
 
 

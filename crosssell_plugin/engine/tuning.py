@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from .content import ItemText
 from .interactions import Interactions
-from .model import FEATURES, HybridModel, Params, Request, Task, _rows_dot, task_features
+from .model import FEATURES, HISTORY_ONLY, HybridModel, Params, Request, Task, _rows_dot, task_features
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +164,7 @@ def _prepare(
                 cached = {
                     f"{name}:trigger": _scaled(_rows_dot(np.ones(1, np.float32), one, m))
                     for name, m in matrices.items()
+                    if name not in HISTORY_ONLY
                 }
                 trigger_cache[h.trigger] = cached
             common.update(cached)
