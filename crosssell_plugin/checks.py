@@ -3,6 +3,7 @@
 
 =================  =================================================================================
 ``crosssell.E00x`` a wrong ``CROSSSELL`` value (:func:`crosssell_plugin.conf.validation_errors`)
+``crosssell.E004`` ``SHOPPER_EMAIL_VERIFIED`` names a function that cannot be imported or called
 ``crosssell.W001`` no ``SITE_URL``: links in emails and SMS take the Site's domain (``example.com``
                    until someone changes it)
 ``crosssell.W002`` (deploy) Celery runs tasks eagerly, in the request, with DEBUG off
@@ -16,8 +17,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
-from .conf import crosssell_settings, validation_errors
+from .conf import SETTINGS, crosssell_settings, validation_errors
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -39,6 +41,28 @@ def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             id="crosssell.W001",
         )
     ]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_email_verified(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``SHOPPER_EMAIL_VERIFIED`` is imported when a signed-in shopper asks about an email: a path
+    that does not import would fail those requests, so it is found at start-up instead."""
+    path = crosssell_settings.SHOPPER_EMAIL_VERIFIED
+    if SETTINGS["SHOPPER_EMAIL_VERIFIED"].validate(path) is not None:
+        return []  # crosssell.E003 says what is wrong with it
+    hint = (
+        'Write "SHOPPER_EMAIL_VERIFIED": "<module>.<function>", a function taking the user and returning True '
+        "when the user's email is verified (or leave it out for django-allauth's verified flag)."
+    )
+    try:
+        found = import_string(path)
+    except ImportError as err:
+        problem = f"cannot be imported ({err})"
+    else:
+        if callable(found):
+            return []
+        problem = f"is a {type(found).__name__}, not a function"
+    return [checks.Error(f'CROSSSELL["SHOPPER_EMAIL_VERIFIED"] = {path!r} {problem}.', hint=hint, id="crosssell.E004")]
 
 
 def _tasks_run_eagerly() -> bool:

@@ -89,6 +89,15 @@ def _store_ref(value: Any) -> str | None:
     return None
 
 
+_DOTTED_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _dotted_path(value: Any) -> str | None:
+    if not isinstance(value, str) or not _DOTTED_PATH.fullmatch(value):
+        return f'must be the dotted path of a function such as "myshop.accounts.email_verified", got {value!r}'
+    return None
+
+
 def _site_url(value: Any) -> str | None:
     if value == "":
         return None
@@ -343,6 +352,19 @@ SETTINGS: dict[str, Setting] = {
         "Oscar store when integrations.oscar is installed, else none (API keys and staff sessions only).",
         validate=_store_ref,
         hint='Write "SITE_STORE": "custom:main" (a Store\'s platform and external id), or leave it out.',
+    ),
+    "SHOPPER_EMAIL_VERIFIED": Setting(
+        default="crosssell_plugin.shoppers.allauth_email_verified",
+        doc="How the REST API knows that a signed-in shopper's email address is theirs: the dotted path of a "
+        "function (user) -> bool, True when the user's email is verified. A shopper whose email is verified "
+        "also sees the orders, next-order recommendations and in-app messages of the customer with that "
+        "email; one whose email is not sees only the orders placed in this browser or by their account. "
+        "The default reads django-allauth's verified flag of the address (its EmailAddress) when "
+        "allauth.account is installed, and else answers not verified: Django and Oscar sign accounts up "
+        "without checking the address, so anyone could register with someone else's.",
+        validate=_dotted_path,
+        hint='Write "SHOPPER_EMAIL_VERIFIED": "myshop.accounts.email_verified" (a function taking the user '
+        "and returning True when the user's email is verified).",
     ),
     "SITE_URL": Setting(
         default="",

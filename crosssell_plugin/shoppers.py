@@ -7,9 +7,17 @@ the visitor's own session instead of an API key. Such a caller is a *shopper* of
 
 * what goes with an item, the catalogue, and send impression and click events (the tokens are
   the capability);
-* recommendations after an order this browser placed (:func:`remember_order`, which the Oscar
-  integration calls when Oscar's checkout completes) or an order of the signed-in user;
-* the signed-in user's own next-order recommendations and in-app messages (by the account's email).
+* recommendations after an order this browser placed (:func:`remember_order`, which an
+  integration calls when the platform's checkout completes) or an order the signed-in account
+  placed (``Order.account_id``, which an integration whose customers are the site's users fills);
+* the next-order recommendations and in-app messages of a customer all of whose orders the
+  signed-in account placed.
+
+An email address alone proves nothing: Django (and the stores built on it) sign accounts up
+without checking the address, so anyone may register with someone else's. Only when
+``CROSSSELL["SHOPPER_EMAIL_VERIFIED"]`` says the account's email is verified (by default,
+django-allauth's verified flag) does the account also see the orders and the customer with that
+email.
 
 Anything else is answered as if it did not exist (404), so a visitor cannot probe other
 customers' orders or addresses.
@@ -18,6 +26,10 @@ customers' orders or addresses.
 from __future__ import annotations
 
 from typing import Any
+
+from django.apps import apps
+from django.db.models import Count, Q
+from django.utils.module_loading import import_string
 
 from . import platforms
 from .conf import crosssell_settings
@@ -32,18 +44,13 @@ SESSION_ORDERS_KEPT = 20
 
 def site_store_ref() -> tuple[str, str] | None:
     """(platform, external id) of the store whose pages this site serves: ``CROSSSELL["SITE_STORE"]``
-    (``"platform:external_id"``), else the Oscar store when ``integrations.oscar`` is installed, else
-    None."""
+    (``"platform:external_id"``), else the store of an installed platform that runs inside the site
+    (the django-oscar shop when ``integrations.oscar`` is installed), else None."""
     configured = crosssell_settings.SITE_STORE
     if configured:
         platform, _, external_id = configured.partition(":")
         return platform, external_id
-    return platforms.site_store_ref()  # an in-process platform's store (a django-oscar shop), if installed
-
-
-def oscar_store_external_id() -> str:
-    """The external id of the django-oscar shop's Store (``PLATFORMS["oscar"]["STORE_EXTERNAL_ID"]``)."""
-    return str(crosssell_settings.platform_overrides("oscar").get("STORE_EXTERNAL_ID", "default"))
+    return platforms.site_store_ref()
 
 
 def site_store() -> Store | None:
@@ -60,11 +67,28 @@ def remember_order(session: Any, external_id: str) -> None:
     session[SESSION_ORDERS] = [*kept, external_id][-SESSION_ORDERS_KEPT:]
 
 
-def _account_email(request: Any) -> str:
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return ""
-    return (getattr(user, "email", "") or "").strip().lower()
+# --- whose email is verified -------------------------------------------------------------
+
+
+def allauth_email_verified(user: Any) -> bool:
+    """The default ``SHOPPER_EMAIL_VERIFIED``: django-allauth's verified flag of the user's own
+    address (an ``EmailAddress`` of this user with that email, verified); False when
+    ``allauth.account`` is not installed, since nothing then checks the address."""
+    email = (getattr(user, "email", "") or "").strip()
+    if not email or not apps.is_installed("allauth.account"):
+        return False
+    addresses = apps.get_model("account", "EmailAddress")._default_manager
+    return bool(addresses.filter(user=user, email__iexact=email, verified=True).exists())
+
+
+def email_verified(user: Any) -> bool:
+    """Whether ``user``'s email is theirs, as ``CROSSSELL["SHOPPER_EMAIL_VERIFIED"]`` says (only a
+    plain True counts)."""
+    check = import_string(crosssell_settings.SHOPPER_EMAIL_VERIFIED)
+    return check(user) is True
+
+
+# --- what a shopper may see --------------------------------------------------------------
 
 
 def is_shopper(request: Any) -> bool:
@@ -73,22 +97,50 @@ def is_shopper(request: Any) -> bool:
     return bool(getattr(request, "crosssell_shopper", False))
 
 
+def _account(request: Any) -> Any:
+    """The signed-in user, or None."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated and user.pk is not None else None
+
+
+def _verified_email_is(user: Any, email: str) -> bool:
+    """``email`` is the account's address, and the account's address is verified."""
+    own = (getattr(user, "email", "") or "").strip().lower()
+    return bool(own) and own == email and email_verified(user)
+
+
+def _placed_in_this_browser(request: Any, order: Order) -> bool:
+    session = getattr(request, "session", None)
+    return session is not None and order.external_id in session.get(SESSION_ORDERS, [])
+
+
 def may_see_order(request: Any, order: Order) -> bool:
-    """Any order of the caller's store for a key or staff; for a shopper, only an order placed in
-    this browser or belonging to the signed-in user's email."""
+    """Any order of the caller's store for a key or staff; for a shopper, an order placed in this
+    browser, or placed by the signed-in account, or of the account's email once it is verified."""
     if not is_shopper(request):
         return True
-    session = getattr(request, "session", None)
-    if session is not None and order.external_id in session.get(SESSION_ORDERS, []):
+    if _placed_in_this_browser(request, order):
         return True
-    email = _account_email(request)
-    return bool(email) and order.customer.email == email
+    user = _account(request)
+    if user is None:
+        return False
+    if order.account_id and order.account_id == str(user.pk):
+        return True
+    return _verified_email_is(user, order.customer.email)
 
 
 def may_see_customer(request: Any, customer: Customer) -> bool:
-    """Any customer of the caller's store for a key or staff; for a shopper, only the signed-in
-    user (by the account's email)."""
+    """Any customer of the caller's store for a key or staff; for a shopper, the customer whose
+    orders the signed-in account placed, every one of them (a customer is everyone who bought
+    with one email: a guest order of the same address may be someone else's), or the customer of
+    the account's email once it is verified."""
     if not is_shopper(request):
         return True
-    email = _account_email(request)
-    return bool(email) and customer.email == email
+    user = _account(request)
+    if user is None:
+        return False
+    if _verified_email_is(user, customer.email):
+        return True
+    orders = Order.objects.for_store(customer.store_id).filter(customer=customer).order_by()
+    counted = orders.aggregate(everyone=Count("pk"), account=Count("pk", filter=Q(account_id=str(user.pk))))
+    return bool(counted["account"]) and counted["account"] == counted["everyone"]

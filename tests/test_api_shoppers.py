@@ -1,6 +1,7 @@
 """The REST API called from the store's own pages with the visitor's session (no API key): a guest
 after Oscar's real checkout, a signed-in customer, a staff user. A visitor sees their own orders,
-their own account and any item; anything else is a 404."""
+their own account and any item; anything else is a 404. (Accounts that only claim an email:
+tests/test_shoppers_accounts.py.)"""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from integrations.base import get_adapter
 from tests.integrations.oscar.conftest import Checkout
 
 from .conftest import STORE_REF
+from .shoppers_support import EMAIL_VERIFIED, verify_email
 from .test_api import API
 from .test_recommend import T0, add_catalog, seed_history
 from .test_surfaces import oscar_shop  # noqa: F401 - the fixture
@@ -67,7 +69,11 @@ def test_a_guest_asks_about_the_order_placed_in_this_browser_and_nothing_else(
     assert clicked.status_code == 201
 
 
-def test_a_signed_in_customer_sees_their_own_account_and_orders(oscar_shop: Any) -> None:  # noqa: F811
+def test_a_signed_in_customer_with_a_verified_email_sees_their_own_account_and_orders(
+    oscar_shop: Any,  # noqa: F811
+    settings: Any,
+) -> None:
+    settings.CROSSSELL = {**settings.CROSSSELL, "SHOPPER_EMAIL_VERIFIED": EMAIL_VERIFIED}
     cleo, _gleaners, store = oscar_shop
     ref = StoreRef("oscar", store.external_id)
     snap = get_adapter("oscar").product_to_item(cleo)
@@ -78,6 +84,7 @@ def test_a_signed_in_customer_sees_their_own_account_and_orders(oscar_shop: Any)
     claire = Customer.objects.for_store(store).get(email="claire@example.com")
     InAppMessage.objects.create(store=store, customer=claire, title="For you", payload={"recommendations": []})
     user = get_user_model().objects.create_user("claire", "Claire@Example.com", "s3cret-pass")
+    verify_email(user)
     client = Client()
     client.force_login(user)
 

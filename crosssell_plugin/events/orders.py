@@ -67,6 +67,11 @@ class PurchaseEvent:
     #: when the platform last changed the order; an older delivery never overwrites a newer one.
     updated_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: the account of this Django site that placed the order (its user's pk, as text); blank for a
+    #: guest, and for a platform whose customers are not the site's users (a remote shop). A
+    #: signed-in visitor of the site's pages may see the orders their account placed
+    #: (:mod:`crosssell_plugin.shoppers`), so only an integration that knows the site's user sets it.
+    account_id: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.store, StoreRef):
@@ -75,6 +80,11 @@ class PurchaseEvent:
             self,
             "order_id",
             _text("order_id", self.order_id, max_length=255, required=True),
+        )
+        _set(
+            self,
+            "account_id",
+            _text("account_id", self.account_id, max_length=255, required=False),
         )
         _set(self, "occurred_at", _aware("occurred_at", self.occurred_at))
         _set(self, "updated_at", _aware("updated_at", self.updated_at, required=False))

@@ -120,7 +120,8 @@ def record_purchase(event: PurchaseEvent) -> PurchaseResult:
                 _write_lines(order, event, items)
                 transaction.on_commit(lambda: _send(purchase_recorded, order=order, event=event), robust=True)
                 return PurchaseResult(order, created=True, updated=False)
-        # A re-delivery: the order keeps the customer it was first recorded for.
+        # A re-delivery: the order keeps the customer (and the account) it was first recorded for.
+        _fill_account(order, event)
         if event.updated_at and order.source_updated_at and event.updated_at < order.source_updated_at:
             logger.info(
                 "Ignored an older delivery of order %s (store %s)",
@@ -176,6 +177,7 @@ def _create_or_lock_order(
                 store=store,
                 customer=customer,
                 external_id=event.order_id,
+                account_id=event.account_id,
                 placed_at=event.occurred_at,
                 currency=event.currency,
                 total=event.total,
@@ -187,6 +189,15 @@ def _create_or_lock_order(
     except IntegrityError:
         # Another delivery of the same order got there first (and has committed).
         return Order.objects.select_for_update().get(store=store, external_id=event.order_id), False
+
+
+def _fill_account(order: Order, event: PurchaseEvent) -> None:
+    """The account that placed an order recorded without one (before accounts were recorded, say),
+    from a re-delivery that names it. An account once recorded is never replaced: it is what lets
+    a signed-in shopper see the order."""
+    if event.account_id and not order.account_id:
+        order.account_id = event.account_id
+        order.save(update_fields=["account_id", "updated_at"])
 
 
 def _write_lines(order: Order, event: PurchaseEvent, items: dict[str, Item]) -> None:

@@ -21,6 +21,13 @@ class Order(models.Model):
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="orders")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(max_length=255, help_text="The platform's order id or number.")
+    account_id = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The account of this site that placed the order (its user id); blank for a guest or a remote "
+        "platform's customer. That signed-in account may see the order on the site's pages.",
+    )
     placed_at = models.DateTimeField(db_index=True)
     currency = currency_field()
     total = money_field()

@@ -30,14 +30,14 @@ it without a query, and hands its impressions to the process's impression buffer
 (:func:`~crosssell_plugin.surfaces.serve.publish`, which publishes them off the request).
 
 ``crosssell_block`` takes a crosssell :class:`~crosssell_plugin.models.Order` or a platform's
-order object with a ``number`` attribute (a django-oscar order): the latter belongs to the Oscar
-store, i.e. the Store with platform ``"oscar"`` and the external id
-``CROSSSELL["PLATFORMS"]["oscar"]["STORE_EXTERNAL_ID"]`` (default ``"default"``; found once per
-``MODEL_CHECK_SECONDS`` per process), and is the crosssell Order whose ``external_id`` is the
-number, read only when the block has to be computed. The core does not import the integration to
-do this. An Oscar order that is not recorded yet (the page was faster than the worker) is
-recorded now by the integration (:data:`~crosssell_plugin.signals.order_not_recorded`) and its
-block computed in the request.
+own order object (a django-oscar order): the installed integration that knows the object says
+which store it belongs to and its external id
+(:func:`crosssell_plugin.platforms.platform_order_ref`); the Store is found once per
+``MODEL_CHECK_SECONDS`` per process, and the crosssell Order with that external id is read only
+when the block has to be computed. The core does not import the integration to do this. A
+platform's order that is not recorded yet (the page was faster than the worker) is recorded now
+by its integration (:data:`~crosssell_plugin.signals.order_not_recorded`) and its block computed
+in the request.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import get_language
 
+from .. import platforms
 from ..conf import crosssell_settings
 from ..models import Customer, Impression, Item, Order, Store
 from ..money import format_price
-from ..shoppers import oscar_store_external_id
 from ..signals import order_not_recorded
 from . import serve
 from .serve import Recommendation
@@ -68,9 +68,16 @@ logger = logging.getLogger(__name__)
 _block_ids = itertools.count(1)
 
 
-def _oscar_store() -> Store | None:
-    """The Store of the django-oscar shop (found without importing the integration)."""
-    return serve.store_of("oscar", oscar_store_external_id())
+def _platform_order(platform_order: Any) -> tuple[Store, str] | None:
+    """(Store, external id) of a platform's own order object, as its integration names them
+    (:func:`~crosssell_plugin.platforms.platform_order_ref`); None when no installed integration
+    knows the object or its store does not exist yet."""
+    found = platforms.platform_order_ref(platform_order)
+    if found is None:
+        return None
+    ref, external_id = found
+    store = serve.store_of(ref.platform, ref.external_id)
+    return (store, external_id) if store is not None else None
 
 
 def _order_by_external_id(store: Store, external_id: str) -> Order | None:
@@ -97,7 +104,7 @@ def _recorded_now(store: Store, platform_order: Any, external_id: str) -> Order 
 
 
 def _order_subject(external_id: str) -> str:
-    """What an order's block is about, by the order's external id (the Oscar number), so the page
+    """What an order's block is about, by the order's external id (the platform's number), so the page
     can find the block rendered ahead without reading the order (any characters, fixed length)."""
     return "order:" + hashlib.sha256(external_id.encode()).hexdigest()[:24]
 
@@ -246,7 +253,8 @@ def order_block(
     heading: str | None = None,
     variant: str = "",
 ) -> str:
-    """Recommendations after ``order`` (a crosssell Order, or an Oscar order found by number).
+    """Recommendations after ``order`` (a crosssell Order, or a platform's own order object that its
+    integration recognises).
 
     A block rendered ahead (or cached) is found by the store and the order's external id, without
     reading the order; the order is read only when the block has to be computed."""
@@ -255,21 +263,18 @@ def order_block(
     if isinstance(order, Order):
         found, store, external_id = order, order.store, order.external_id
     else:
-        number = getattr(order, "number", None)
-        if number in (None, ""):
-            return ""
         try:
-            oscar_store = _oscar_store()
+            platform_order = _platform_order(order)
         except Exception:
-            logger.exception("The store of Oscar order %s could not be read", number)
+            logger.exception("The store of the platform order %r could not be read", type(order).__name__)
             return ""
-        if oscar_store is None:
+        if platform_order is None:
             return ""
-        store, external_id = oscar_store, str(number)
+        store, external_id = platform_order
 
     def compute() -> _Computed:
         recorded = found if found is not None else _order_by_external_id(store, external_id)
-        if recorded is None:  # an Oscar order whose recording task has not run yet
+        if recorded is None:  # a platform's order whose recording task has not run yet
             recorded = _recorded_now(store, order, external_id)
         if recorded is None:
             return _Computed([])

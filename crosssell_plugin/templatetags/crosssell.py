@@ -44,7 +44,9 @@ def crosssell_block(
     heading: str | None = None,
     variant: str = "",
 ) -> str:
-    """Recommendations after ``order`` (a crosssell Order, or an Oscar order found by number)."""
+    """Recommendations after ``order``: a crosssell Order, or a platform's own order object (a
+    django-oscar order) that its installed integration recognises
+    (:func:`crosssell_plugin.platforms.platform_order_ref`)."""
     return blocks.order_block(context.get("request"), order, placement, limit, heading, variant)
 
 

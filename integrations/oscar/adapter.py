@@ -240,6 +240,8 @@ class OscarAdapter(PlatformAdapter):
             lines=tuple(lines),
             total=Decimal(order.total_incl_tax),
             raw=_order_raw(order),
+            # Oscar's users are this site's accounts: the signed-in account may see its own orders
+            account_id=str(order.user_id) if order.user_id is not None else "",
         )
 
     def _line_item(self, line: Any, strategy: Any, currency: str) -> CatalogItem:
