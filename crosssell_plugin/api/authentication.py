@@ -77,6 +77,12 @@ def may_read_store(user: Any, store: Store) -> bool:
     return bool(user.has_perm("crosssell.view_store") or user.has_perm("crosssell.view_store", store))
 
 
+def is_row_id(text: str) -> bool:
+    """Whether ``text`` is digits ``int()`` takes and a primary key may be: ASCII (``"²".isdigit()``
+    is true, but ``int()`` refuses it) and at most 20 of them (``int()`` refuses a few thousand)."""
+    return text.isascii() and text.isdigit() and len(text) <= 20
+
+
 class HasStore(BasePermission):
     """Sets ``request.store``: an API key's store; for a staff user with ``?store=<store pk>``,
     that store; for anyone else (a signed-in customer, a guest, a staff user naming no store),
@@ -93,8 +99,7 @@ class HasStore(BasePermission):
         signed_in = bool(user and user.is_authenticated)
         raw = request.query_params.get("store", "")
         if signed_in and user.is_staff and raw:
-            # isascii: str.isdigit() is also true of "²", which int() refuses
-            store = Store.objects.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
+            store = Store.objects.filter(pk=int(raw)).first() if is_row_id(raw) else None
             if store is None:
                 raise exceptions.ValidationError({"store": [f"No store with id {raw!r}."]})
             if not may_read_store(user, store):

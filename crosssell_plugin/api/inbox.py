@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from ..models import Customer, InAppMessage
 from ..shoppers import may_see_customer
+from .authentication import is_row_id
 from .views import NOT_FOUND, RETRY_AFTER, StoreAPIView, documented, first_match
 
 #: the most messages one answer holds
@@ -94,8 +95,7 @@ class MarkMessageRead(StoreAPIView):
     def post(self, request: Request, email: str, message_id: str) -> Response:
         customer = _customer(request, self.store, email)
         messages = InAppMessage.objects.for_store(self.store).filter(customer=customer)
-        # isascii: str.isdigit() is also true of "²", which int() refuses
-        message = messages.filter(pk=int(message_id)).first() if message_id.isascii() and message_id.isdigit() else None
+        message = messages.filter(pk=int(message_id)).first() if is_row_id(message_id) else None
         if message is None:
             raise exceptions.NotFound("No such message for this customer.")
         if message.read_at is None:

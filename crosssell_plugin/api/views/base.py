@@ -10,10 +10,13 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ... import jsonbody
 from ...models import Store
 from ..authentication import ApiKeyAuthentication, ApiRateThrottle, HasStore
+from ..parsers import JSONBodyParser, api_error
 from ..serializers import (
     ErrorSerializer,
 )
@@ -42,6 +45,11 @@ ERRORS = {
     ),
     429: OpenApiResponse(ErrorSerializer, description="Over the rate limit (`API_RATE`); see `Retry-After`."),
 }
+#: the further errors of an operation that reads a JSON body (:class:`.JSONBodyParser`)
+BODY_ERRORS = {
+    413: OpenApiResponse(ErrorSerializer, description="The body is larger than `DATA_UPLOAD_MAX_MEMORY_SIZE`."),
+    415: OpenApiResponse(ErrorSerializer, description="The body is not `application/json`."),
+}
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     OpenApiTypes.INT,
@@ -51,9 +59,10 @@ RETRY_AFTER = OpenApiParameter(
 )
 
 
-def documented(answers: dict[int, Any]) -> dict[int, Any]:
-    """``answers`` and the errors every operation may give (:data:`ERRORS`), by status code."""
-    return dict(sorted({**ERRORS, **answers}.items()))
+def documented(answers: dict[int, Any], *, body: bool = False) -> dict[int, Any]:
+    """``answers`` and the errors every operation may give (:data:`ERRORS`), by status code; with
+    ``body``, those of an operation that reads a JSON body too (:data:`BODY_ERRORS`)."""
+    return dict(sorted({**ERRORS, **(BODY_ERRORS if body else {}), **answers}.items()))
 
 
 def first_match(queryset: QuerySet[Any], **lookup: str) -> Any:
@@ -80,6 +89,8 @@ class StoreAPIView(APIView):
     """Authenticated by API key, staff session or a shopper's session; scoped to one store, rate-limited."""
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    # bodies are JSON only, with nesting and size limits and clear errors (not DRF's JSONParser)
+    parser_classes = [JSONBodyParser]
     permission_classes = [HasStore]
     throttle_classes = [ApiRateThrottle]
     throttle_scope = "crosssell"
@@ -89,3 +100,13 @@ class StoreAPIView(APIView):
     @property
     def store(self) -> Store:
         return self.request.store  # type: ignore[attr-defined]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Django's refusals to read the request (a query string of more than
+        ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` parameters, say) are answered in the API's format too,
+        not with the site's 400 page."""
+        if isinstance(exc, jsonbody.REQUEST_ERRORS):
+            invalid = jsonbody.from_request_error(exc, self.request._request)
+            if invalid is not None:
+                exc = api_error(invalid)
+        return super().handle_exception(exc)

@@ -30,7 +30,11 @@ class ClickEvent(StoreAPIView):
         request=ClickEventSerializer,
         parameters=[RETRY_AFTER],
         responses=documented(
-            {201: ClickRecordedSerializer, 400: invalid("A bad token, or an unreadable body.", {"token": [BAD_LINK]})}
+            {
+                201: ClickRecordedSerializer,
+                400: invalid("A bad token, or a body that is no JSON or nests too deep.", {"token": [BAD_LINK]}),
+            },
+            body=True,
         ),
         tags=["events"],
     )
@@ -58,11 +62,12 @@ class ImpressionEvent(StoreAPIView):
             {
                 201: ImpressionsRecordedSerializer,
                 400: invalid(
-                    "A bad token (by its index), none or too many, or an unreadable body.",
+                    "A bad token (by its index), none or too many, or a body that is no JSON or nests too deep.",
                     {"tokens": {"1": [BAD_LINK]}},
                     per_index=True,
                 ),
-            }
+            },
+            body=True,
         ),
         tags=["events"],
     )

@@ -5,7 +5,8 @@ Point the "A message comes in" webhook of your Twilio number (HTTP POST) at
 ``X-Twilio-Signature``, computed with ``CROSSSELL["SMS"]["AUTH_TOKEN"]`` over the URL Twilio
 called: behind a proxy that terminates TLS or rewrites the host, set Django's
 ``SECURE_PROXY_SSL_HEADER`` / ``USE_X_FORWARDED_HOST`` so ``request.build_absolute_uri()`` gives
-back that same URL, or every request is refused with 403.
+back that same URL, or every request is refused with 403. A body Django refuses to read (larger
+than ``DATA_UPLOAD_MAX_MEMORY_SIZE``, too many fields) is answered 413 or 400 with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ... import jsonbody
 from ...events import Channel
 from ...models import Customer, CustomerConsent
 from ...signals import consent_withdrawn
@@ -97,25 +99,30 @@ def inbound(request: HttpRequest) -> HttpResponse:
     messages from the number has not agreed to cross-sell marketing. It is only logged.
 
     Any other text is ignored. A missing or wrong ``X-Twilio-Signature`` gets 403, any method but
-    POST 405.
+    POST 405, a body too large to read 413 (too many fields or a broken body 400).
     """
     auth_token = str(sms_options()["AUTH_TOKEN"])
     if not auth_token:
         logger.error('Refused an inbound SMS webhook: CROSSSELL["SMS"]["AUTH_TOKEN"] is not set')
         return HttpResponseForbidden("Webhook signing is not configured.")
+    try:
+        params = jsonbody.form(request)
+    except jsonbody.InvalidBody as err:
+        logger.warning("Refused an inbound SMS webhook: %s", err)
+        return HttpResponse(str(err), status=err.status, content_type="text/plain; charset=utf-8")
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not is_valid_signature(auth_token, request.build_absolute_uri(), request.POST, signature):
+    if not is_valid_signature(auth_token, request.build_absolute_uri(), params, signature):
         logger.warning("Refused an inbound SMS webhook with a missing or invalid X-Twilio-Signature")
         return HttpResponseForbidden("Invalid signature.")
-    keyword = request.POST.get("Body", "").strip().upper()
+    keyword = params.get("Body", "").strip().upper()
     if keyword in OPT_OUT_KEYWORDS:
-        _opt_out(request.POST.get("From", ""), request.POST.get("MessageSid", ""))
+        _opt_out(params.get("From", ""), params.get("MessageSid", ""))
     elif keyword in OPT_IN_KEYWORDS:
         logger.info(
             "SMS %s received (message %s): Twilio delivers to that number again, but SMS marketing "
             "consent stays as recorded until the customer opts in through the store",
             keyword,
-            request.POST.get("MessageSid", ""),
+            params.get("MessageSid", ""),
         )
     return _twiml()
 
