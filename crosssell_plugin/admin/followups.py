@@ -1,26 +1,33 @@
-"""The admin of follow-up paths: paths with their steps, the outbox, the email preview of a step."""
+"""The admin of follow-up paths: paths with their steps, the outbox, the email preview of a step,
+and test emails of steps sent to the staff member who asks (*send to me*)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from ..absolute_urls import absolute_url
+from ..followups.proofs import Proof, ProofError, send_proof
 from ..models import (
     Order,
     Path,
     ScheduledMessage,
     Step,
+    Store,
 )
 from .common import ReadOnlyMixin
 
@@ -52,7 +59,8 @@ class StepInline(admin.TabularInline):
     def email_preview(self, obj: Step) -> str:
         if obj.pk is None:
             return "-"
-        return format_html('<a href="{}">Email preview</a>', reverse("admin:crosssell_step_preview", args=[obj.pk]))
+        url = reverse("admin:crosssell_step_preview", args=[obj.pk])
+        return format_html('<a href="{}">Email preview / send to me</a>', url)
 
 
 @admin.register(Path)
@@ -61,7 +69,7 @@ class PathAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "store", "buyers", "platform"]
     search_fields = ["name"]
     inlines = [StepInline]
-    actions = ["pause", "resume"]
+    actions = ["pause", "resume", "send_steps_to_me"]
     readonly_fields = ["created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Path]:
@@ -80,6 +88,13 @@ class PathAdmin(admin.ModelAdmin):
     def resume(self, request: HttpRequest, queryset: QuerySet[Path]) -> None:
         count = queryset.update(enabled=True, updated_at=timezone.now())
         self.message_user(request, f"Resumed {count} path(s).", messages.SUCCESS)
+
+    @admin.action(
+        description="Send each step's email to me now (a test, for the store's latest order)", permissions=["view"]
+    )
+    def send_steps_to_me(self, request: HttpRequest, queryset: QuerySet[Path]) -> None:
+        steps = Step.objects.filter(path__in=queryset.values("pk")).select_related("path", "path__store")
+        send_proofs(request, [(step, None) for step in steps.order_by("path__name", "path_id", "position")])
 
 
 @admin.register(ScheduledMessage)
@@ -103,9 +118,18 @@ class ScheduledMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ordering = ["due_at", "pk"]
     date_hierarchy = "due_at"
     readonly_fields = [f.name for f in ScheduledMessage._meta.fields]
+    actions = ["send_to_me"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.action(
+        description="Send the selected follow-ups to me now (a test; nothing changes for the customer)",
+        permissions=["view"],
+    )
+    def send_to_me(self, request: HttpRequest, queryset: QuerySet[ScheduledMessage]) -> None:
+        rows = queryset.select_related("step", "step__path", "step__path__store", "order", "order__customer")
+        send_proofs(request, [(row.step, row.order) for row in rows.order_by("due_at", "pk")])
 
     @admin.display(description="Reason or error")
     def outcome(self, obj: ScheduledMessage) -> str:
@@ -182,12 +206,94 @@ def build_preview(step: Step, order: Order) -> dict[str, Any]:
     }
 
 
+# --- test emails: "send to me" ------------------------------------------------------------------
+
+#: the most test emails one click sends
+MAX_PROOFS = 10
+
+
+def may_use_store(user: Any, store: Store) -> bool:
+    """May a staff user see ``store``'s customers' emails? With ``crosssell.view_store``: the model
+    permission (every store; superusers have it) or that store's object permission (a backend such
+    as django-guardian grants it per store), as the API asks of a staff session."""
+    return bool(user.has_perm("crosssell.view_store") or user.has_perm("crosssell.view_store", store))
+
+
+def proof_unsubscribe_url(step: Step, order: Order | None) -> str:
+    """The unsubscribe link of a test email: the step's preview, which says what the customer's
+    link does (the customer's own link would unsubscribe them)."""
+    query = {"test_unsubscribe": "1", **({"order": order.pk} if order is not None else {})}
+    return absolute_url(reverse("admin:crosssell_step_preview", args=[step.pk]) + "?" + urlencode(query))
+
+
+def _described(step: Step) -> str:
+    return f"step {step.position} \u201c{step.name}\u201d of \u201c{step.path.name}\u201d ({step.path.store.name})"
+
+
+def _sent_text(proof: Proof) -> str:
+    order = proof.order
+    whom = (
+        f"as {order.customer.email or 'the customer'} would get it for order #{order.external_id}"
+        if order is not None
+        else "for a sample customer (the store has no orders yet)"
+    )
+    titles = ", ".join(rec.item.title for rec in proof.recommendations)
+    return (
+        f"Sent the email of {_described(proof.step)} to {proof.to}, {whom}: \u201c{proof.subject}\u201d, "
+        f"recommending {titles}. Nothing was recorded for the customer: no message, no impression, links untracked."
+    )
+
+
+def send_proofs(request: HttpRequest, wanted: Iterable[tuple[Step, Order | None]]) -> None:
+    """Send each (step, order) as a test email to the signed-in user's address (an order of None:
+    the store's latest), saying in the admin's messages where each went or why it did not."""
+    to = (getattr(request.user, "email", "") or "").strip()
+    if not to:
+        messages.error(
+            request,
+            "Your user account has no email address, so there is nowhere to send a test email: add one to your "
+            "user (Authentication and Authorization > Users) and try again.",
+        )
+        return
+    wanted = list(wanted)
+    if not wanted:
+        messages.warning(request, "Nothing to send: the selection has no steps.")
+        return
+    if len(wanted) > MAX_PROOFS:
+        messages.error(request, f"That would send {len(wanted)} test emails; select at most {MAX_PROOFS} at a time.")
+        return
+    refused: dict[int, list[Step]] = {}
+    for step, order in wanted:
+        store = step.path.store
+        if not may_use_store(request.user, store):
+            refused.setdefault(store.pk, []).append(step)
+            continue
+        try:
+            proof = send_proof(
+                step, to, proof_unsubscribe_url(step, order), order, first_name=getattr(request.user, "first_name", "")
+            )
+        except ProofError as err:
+            messages.error(request, f"Not sent ({_described(step)}): {err}")
+            continue
+        messages.success(request, _sent_text(proof))
+        for note in proof.notes:
+            messages.info(request, note)
+    for steps in refused.values():
+        messages.error(
+            request,
+            f"Not sent ({len(steps)} test email(s) of {steps[0].path.store.name}): they need the permission "
+            "crosssell.view_store (for every store, or for this one through an object-permission backend).",
+        )
+
+
 @admin.register(Step)
 class StepAdmin(admin.ModelAdmin):
     """Steps are edited inline on their path; this admin has one page of its own, the email
-    preview (``step/<id>/preview/?order=<order id>``), and is not listed on the admin index.
+    preview (``step/<id>/preview/?order=<order id>``) with its *send to me* button (a POST to
+    ``step/<id>/send-to-me/``), and is not listed on the admin index.
 
-    Its permissions are those of the path: seeing a path lets one preview its steps.
+    Its permissions are those of the path: seeing a path lets one preview its steps; sending one
+    to oneself also needs ``crosssell.view_store`` for the path's store.
     """
 
     def get_urls(self) -> list[URLPattern]:
@@ -196,7 +302,12 @@ class StepAdmin(admin.ModelAdmin):
                 "<int:step_id>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="crosssell_step_preview",
-            )
+            ),
+            path(
+                "<int:step_id>/send-to-me/",
+                self.admin_site.admin_view(require_POST(self.send_to_me_view)),
+                name="crosssell_step_send_to_me",
+            ),
         ]
 
     def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
@@ -225,13 +336,14 @@ class StepAdmin(admin.ModelAdmin):
             raise PermissionDenied
         store = step.path.store
         orders = Order.objects.for_store(store).select_related("customer").order_by("-placed_at", "-pk")
-        wanted = request.GET.get("order", "")
-        if wanted:
-            if not wanted.isdigit():
-                raise Http404("No such order.")
-            order = get_object_or_404(orders, pk=int(wanted))
-        else:
-            order = orders.first()
+        order = _picked_order(orders, request.GET.get("order", ""))
+        if request.GET.get("test_unsubscribe"):
+            messages.info(
+                request,
+                "You followed the unsubscribe link of a test email. In a customer's email this link opens the "
+                "unsubscribe page, which asks to confirm and then stops every cross-sell message to them; in a test "
+                "email it leads here and changes nothing.",
+            )
         choices = list(orders[:PREVIEW_ORDER_CHOICES])
         if order is not None and order not in choices:
             choices.insert(0, order)
@@ -245,7 +357,29 @@ class StepAdmin(admin.ModelAdmin):
             "order": order,
             "orders": choices,
             "path_url": reverse("admin:crosssell_path_change", args=[step.path_id]),
+            "send_url": reverse("admin:crosssell_step_send_to_me", args=[step.pk]),
         }
         if order is not None:
             context.update(build_preview(step, order))
-        return TemplateResponse(request, "admin/crosssell/step/preview.html", context)
+        return TemplateResponse(request, "admin/crosssell/step/preview_send.html", context)
+
+    def send_to_me_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
+        """POST ``order=<pk>`` (else the store's latest): the step's email for that order sent to the
+        signed-in user now; back to the preview, which says where it went."""
+        step = get_object_or_404(Step.objects.select_related("path", "path__store"), pk=step_id)
+        if not self.has_view_permission(request, step):
+            raise PermissionDenied
+        orders = Order.objects.for_store(step.path.store).select_related("customer")
+        order = _picked_order(orders, request.POST.get("order", ""), latest=False)
+        send_proofs(request, [(step, order)])
+        preview = reverse("admin:crosssell_step_preview", args=[step.pk])
+        return HttpResponseRedirect(preview + (f"?order={order.pk}" if order is not None else ""))
+
+
+def _picked_order(orders: QuerySet[Order], wanted: str, latest: bool = True) -> Order | None:
+    """The order of ``orders`` whose pk is ``wanted`` (404 if none), else the latest (or None)."""
+    if wanted:
+        if not (wanted.isascii() and wanted.isdigit()):
+            raise Http404("No such order.")
+        return get_object_or_404(orders, pk=int(wanted))
+    return orders.order_by("-placed_at", "-pk").first() if latest else None

@@ -67,6 +67,11 @@ def entries(
     ]
 
 
+def item_link(impression: Impression) -> str:
+    """The item's own URL, untracked: the links of a test send (see :func:`entries`)."""
+    return impression.item.url
+
+
 def offer_of(step: Step) -> dict[str, str] | None:
     """``{"code": ..., "percent": "10"}`` when the step carries an offer code, else None."""
     if not step.offer_code:

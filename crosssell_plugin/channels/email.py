@@ -6,12 +6,18 @@ template ``soft_upsell`` renders ``crosssell/email/soft_upsell.html`` and ``.txt
 message carries ``List-Unsubscribe`` with the signed unsubscribe link and
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058), and a ``Message-ID`` derived
 from the idempotency key, so a send retried after a crash has the same Message-ID.
+
+:meth:`EmailChannel.build_test` builds the same email for a test send to a member of staff
+(the admin's *send to me*): untracked links, an unsubscribe link that unsubscribes nobody, a
+Message-ID of its own. :meth:`EmailChannel.send` reports the server's acceptance before it closes
+the connection (see :mod:`crosssell_plugin.channels.base`).
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -56,30 +62,72 @@ class EmailChannel:
     name = "email"
 
     def build(self, message: ScheduledMessage, recommendations: list[Recommendation]) -> Outgoing:
-        customer, step = message.customer, message.step
+        customer = message.customer
         if not customer.email:
             raise PermanentSendError(f"Customer {customer.pk} has no email address.")
         shown, impressions = content.plan(message, recommendations, placement="email")
-        context = {
-            **content.base_context(message),
-            "recommendations": content.entries(shown, impressions),
-            "unsubscribe_url": unsubscribe_url(customer),
-        }
+        return self._outgoing(
+            message,
+            content.entries(shown, impressions),
+            to=customer.email,
+            unsubscribe=unsubscribe_url(customer),
+            message_id_header=message_id(message.idempotency_key),
+            meta={"impressions": impressions, "store": message.store_id, "customer": customer.pk},
+        )
+
+    def build_test(
+        self, message: ScheduledMessage, recommendations: list[Recommendation], to: str, unsubscribe: str
+    ) -> Outgoing:
+        """The email of ``message`` as its customer would get it, addressed to ``to`` instead (a
+        test send to a member of staff) and harmless to the customer and the measurements.
+
+        Same subject, text and HTML, except: the recommendations link straight to their items (a
+        tracked link would record a click and an impression), the unsubscribe link and
+        ``List-Unsubscribe`` are ``unsubscribe`` (the customer's own would unsubscribe them), the
+        Message-ID is new on every test (a provider that deduplicates on Message-ID would otherwise
+        drop the customer's real message later), ``X-Crosssell-Test`` says what it is, and no
+        impression is planned (``meta["impressions"]`` is empty).
+        """
+        shown, impressions = content.plan(message, recommendations, placement="email")
+        return self._outgoing(
+            message,
+            content.entries(shown, impressions, link=content.item_link),
+            to=to,
+            unsubscribe=unsubscribe,
+            message_id_header=message_id(f"test:{message.idempotency_key}:{uuid.uuid4().hex}"),
+            meta={"impressions": [], "store": message.store_id, "test": True},
+            extra_headers={"X-Crosssell-Test": f"step {message.step_id}, order {message.order_id or 'sample'}"},
+        )
+
+    def _outgoing(
+        self,
+        message: ScheduledMessage,
+        entries: list[content.Entry],
+        *,
+        to: str,
+        unsubscribe: str,
+        message_id_header: str,
+        meta: dict[str, Any],
+        extra_headers: dict[str, str] | None = None,
+    ) -> Outgoing:
+        step = message.step
+        context = {**content.base_context(message), "recommendations": entries, "unsubscribe_url": unsubscribe}
         subject = self._subject(message, context)
         context["subject"] = subject
         return Outgoing(
             channel=self.name,
-            to=customer.email,
+            to=to,
             idempotency_key=message.idempotency_key,
             subject=subject,
             body=content.tidy_text(content.render(content.template_name("email", step, "txt"), context)),
             html=content.render(content.template_name("email", step, "html"), context),
             headers={
-                "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+                "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "Message-ID": message_id(message.idempotency_key),
+                "Message-ID": message_id_header,
+                **(extra_headers or {}),
             },
-            meta={"impressions": impressions, "store": message.store_id, "customer": customer.pk},
+            meta=meta,
         )
 
     @staticmethod
