@@ -15,7 +15,11 @@ does three things, fast: verify, store the raw delivery once, enqueue. In order:
 7. a :class:`~crosssell_plugin.models.WebhookDelivery` row, unique per platform and delivery id: a
    re-sent delivery finds the row and is answered 200 without a second one;
 8. after commit, ``crosssell.process_delivery`` is enqueued; it runs
-   :func:`crosssell_plugin.deliveries.process_delivery` (safe to run twice).
+   :func:`crosssell_plugin.deliveries.process_delivery` (safe to run twice). When the broker
+   cannot be reached (:func:`crosssell_plugin.queueing.enqueue`), the delivery is processed here,
+   in the request, rather than waiting for someone to replay it; a transient failure then leaves
+   it pending (``manage.py crosssell_replay --status pending``), and the platform is answered
+   200 either way (the delivery is stored).
 
 URL: ``/crosssell/webhooks/<platform>/<store external id>/`` (``crosssell:webhook``), served by
 the core's dispatcher, which finds this view through the registry.
@@ -40,6 +44,7 @@ from crosssell_plugin.conf import crosssell_settings
 from crosssell_plugin.deliveries import is_transient, process_delivery
 from crosssell_plugin.models import Store, WebhookDelivery
 from crosssell_plugin.platforms import PlatformAdapter, RetryLater, WebhookValidationFailure, get_platform
+from crosssell_plugin.queueing import RunInline, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -129,10 +134,27 @@ class WebhookView(View):
 
 def _enqueue(pk: int) -> None:
     try:
-        process_delivery_task.delay(pk)
+        enqueue(process_delivery_task, pk, fallback=RunInline(process_inline))
     except Exception:
-        # The row is stored as pending: `manage.py crosssell_replay --status pending` picks it up.
-        logger.exception("Could not enqueue webhook delivery %s; replay it with crosssell_replay", pk)
+        # The row is stored: `manage.py crosssell_replay` (--status pending or failed) picks it up.
+        logger.exception("Could not process webhook delivery %s; replay it with crosssell_replay", pk)
+
+
+def process_inline(pk: int) -> str:
+    """Process delivery ``pk`` in this process, as the task would once (the broker is down): a
+    transient failure leaves it pending for ``crosssell_replay`` instead of retrying here."""
+    try:
+        return process_delivery(pk, retry_transient=True)
+    except Exception as err:
+        if not is_transient(err):
+            raise
+        logger.warning(
+            "Webhook delivery %s left pending (%s: %s); replay it with crosssell_replay --status pending",
+            pk,
+            type(err).__name__,
+            err,
+        )
+        return WebhookDelivery.Status.PENDING
 
 
 @shared_task(name="crosssell.process_delivery", bind=True, ignore_result=True, max_retries=MAX_RETRIES)

@@ -34,6 +34,17 @@ def _no_remembered_stores_or_models() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _no_remembered_broker_failures() -> Iterator[None]:
+    """Each test starts without the broker failures a process remembers (the circuit breaker of
+    ``crosssell_plugin.queueing``): another test's unreachable broker is not this test's."""
+    from crosssell_plugin import queueing
+
+    queueing.breaker.reset()
+    yield
+    queueing.breaker.reset()
+
+
+@pytest.fixture(autouse=True)
 def _celery_join_guard_reset() -> Iterator[None]:
     """Each test starts with Celery's "a task is running here" flag down.
 

@@ -14,6 +14,12 @@ its transaction has committed; the core's one receiver (:mod:`crosssell_plugin.r
    pending follow-ups that stop on a conversion, so this comes before 4;
 4. **follow-ups**: plan the order's follow-up messages (:mod:`crosssell_plugin.followups.planning`).
 
+Steps 1 and 2 are derivable: when the broker cannot be reached they are dropped with a warning
+(:func:`crosssell_plugin.queueing.enqueue`), never run in the request that recorded the purchase
+(often the checkout). The next training learns the order's pairs (activating a version recounts
+the pairs of every order placed since), and the thank-you page computes the block that was not
+rendered ahead.
+
 The purchase is recorded whatever happens here: a step that fails is logged with the order and the
 next step still runs. Other receivers of ``purchase_recorded`` (an integration's, a project's) run
 independently of these steps, in whatever order Django calls them.
@@ -26,21 +32,27 @@ from collections.abc import Callable
 
 from ..followups.planning import plan_followups
 from ..models import Order
+from ..queueing import Drop, enqueue
 from ..recommend.tasks import update_pair_counts_task
 from ..surfaces.tasks import compute_ahead_task
 from ..tracking.attribution import attribute_order
 
 logger = logging.getLogger(__name__)
 
+#: without a broker, the order's pair counts wait for the next training
+PAIR_COUNTS_FALLBACK = Drop("the next training learns this order's pairs")
+#: without a broker, the thank-you page computes the order's block itself
+AHEAD_FALLBACK = Drop("the thank-you page computes the block when it is shown")
+
 
 def count_pairs(order: Order) -> None:
-    """Step 1: ``crosssell.update_pair_counts`` for the order."""
-    update_pair_counts_task.delay(order.pk)
+    """Step 1: ``crosssell.update_pair_counts`` for the order (dropped if the broker is down)."""
+    enqueue(update_pair_counts_task, order.pk, fallback=PAIR_COUNTS_FALLBACK)
 
 
 def compute_ahead(order: Order) -> None:
-    """Step 2: ``crosssell.compute_ahead`` for the order."""
-    compute_ahead_task.delay(order.pk)
+    """Step 2: ``crosssell.compute_ahead`` for the order (dropped if the broker is down)."""
+    enqueue(compute_ahead_task, order.pk, fallback=AHEAD_FALLBACK)
 
 
 def attribute(order: Order) -> None:

@@ -6,11 +6,16 @@ from typing import Any
 
 from celery import shared_task
 
+from ..queueing import Drop, enqueue
 from ..task_options import MAX_RETRIES, RETRY_ON
+
+#: a store whose training cannot be queued is trained by the next run (nightly) or ``crosssell_train``
+TRAIN_FALLBACK = Drop("the next crosssell.train_all_stores run (or manage.py crosssell_train) trains the store")
 
 
 @shared_task(
     name="crosssell.update_pair_counts",
+    ignore_result=True,
     autoretry_for=RETRY_ON,
     retry_backoff=True,
     max_retries=MAX_RETRIES,
@@ -22,7 +27,7 @@ def update_pair_counts_task(order_pk: int) -> int:
     return count_order_pairs(order_pk)
 
 
-@shared_task(name="crosssell.train_store")
+@shared_task(name="crosssell.train_store", ignore_result=True)
 def train_store_task(store_pk: int) -> dict[str, Any]:
     """Train one store's recommender; the new version is activated if training succeeds."""
     from ..models import Store
@@ -41,13 +46,15 @@ def train_store_task(store_pk: int) -> dict[str, Any]:
     }
 
 
-@shared_task(name="crosssell.train_all_stores")
+@shared_task(name="crosssell.train_all_stores", ignore_result=True)
 def train_all_stores_task() -> list[int]:
     """Enqueue ``crosssell.train_store`` for every active store (one task each, so one store's
-    failure or duration never holds up another's). Schedule it nightly with celery beat."""
+    failure or duration never holds up another's). Schedule it nightly with celery beat. A store
+    whose task cannot be queued (the broker is down) is logged and left for the next run: a
+    training is too long to run here instead."""
     from .training import stores_to_train
 
     store_pks = [store.pk for store in stores_to_train()]
     for pk in store_pks:
-        train_store_task.delay(pk)
+        enqueue(train_store_task, pk, fallback=TRAIN_FALLBACK)
     return store_pks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="crosssell.compute_ahead")
+@shared_task(name="crosssell.compute_ahead", ignore_result=True)
 def compute_ahead_task(order_pk: int) -> int:
     """Compute a new order's recommendations, and render its thank-you block, ahead of the page."""
     from ..models import Order

@@ -15,7 +15,8 @@ from django.db import connections
 
 from ..conf import crosssell_settings
 from ..models import Customer, Impression, Order, Store
-from .impressions import impression_from_row, impression_row, plan_impressions, save_impressions
+from ..queueing import INLINE, enqueue
+from .impressions import impression_row, plan_impressions
 
 if TYPE_CHECKING:
     from ..recommend import Recommendation
@@ -64,16 +65,13 @@ def _eager() -> bool:
 def publish_now(rows: list[dict[str, Any]]) -> None:
     """Enqueue ``crosssell.log_impressions`` for ``rows`` (of any stores), at most
     ``ImpressionBuffer.MESSAGE_ROWS`` per message; written here and now when the broker cannot be
-    reached, rather than lost."""
+    reached (:func:`~crosssell_plugin.queueing.enqueue`), rather than lost: no later job could
+    recompute them, and one insert is cheap (from the buffer's thread, off the page's path)."""
     from .tasks import log_impressions_task
 
     for start in range(0, len(rows), ImpressionBuffer.MESSAGE_ROWS):
         chunk = rows[start : start + ImpressionBuffer.MESSAGE_ROWS]
-        try:
-            log_impressions_task.delay(chunk)
-        except Exception:
-            logger.warning("Could not enqueue %d impressions; writing them now", len(chunk))
-            save_impressions([impression_from_row(row) for row in chunk])
+        enqueue(log_impressions_task, chunk, fallback=INLINE)
 
 
 class ImpressionBuffer:

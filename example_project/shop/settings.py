@@ -149,6 +149,25 @@ else:
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# A broker or result store that is down must cost a page milliseconds, not seconds (README, "When
+# the broker is down"). Redis: give up connecting after 0.25 s and waiting for a reply after 2 s
+# (kombu's Redis transport does not apply CELERY_BROKER_CONNECTION_TIMEOUT to its sockets), and
+# try a lost connection once, at once, instead of retrying for seconds.
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.25
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 0.25,
+    "socket_timeout": 2.0,  # more than the worker's 1 s BRPOP
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.25
+CELERY_REDIS_SOCKET_TIMEOUT = 5.0
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+}
 # Retrain every store's recommender nightly (run `celery -A shop beat` next to the worker).
 CELERY_BEAT_SCHEDULE = {
     "crosssell-nightly": {"task": "crosssell.train_all_stores", "schedule": crontab(hour=3, minute=0)},

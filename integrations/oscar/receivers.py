@@ -1,9 +1,12 @@
 """Signal receivers. They never raise into Oscar: a failing receiver would leave the order
 saved while the customer sees an error and cannot retry (Oscar uses ``Signal.send``).
 
-Work is deferred until the checkout's transaction commits, then handed to Celery. Every
-failure is logged with the order number; ``manage.py crosssell_oscar_sync --orders`` records
-anything that was missed (recording is idempotent).
+Work is deferred until the checkout's transaction commits, then handed to Celery through
+:func:`crosssell_plugin.queueing.enqueue`. When the broker cannot be reached, the work is done
+in the request instead (both are idempotent and quick): the order is recorded, and a product's
+item synced, before the customer's next page, so nothing waits for a worker that cannot get the
+message. Every failure is logged with the order number; ``manage.py crosssell_oscar_sync
+--orders`` records anything that was missed (recording is idempotent).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 
+from crosssell_plugin.queueing import INLINE, enqueue
 from crosssell_plugin.shoppers import remember_order
 from crosssell_plugin.signals import order_not_recorded
 
@@ -65,7 +69,7 @@ def on_order_placed(sender: Any, order: Any = None, **kwargs: Any) -> None:
         return
     from .tasks import record_oscar_order
 
-    _after_commit(f"record Oscar order {number}", lambda: record_oscar_order.delay(order_pk))
+    _after_commit(f"record Oscar order {number}", lambda: enqueue(record_oscar_order, order_pk, fallback=INLINE))
 
 
 def on_post_checkout(sender: Any, order: Any = None, request: Any = None, **kwargs: Any) -> None:
@@ -117,7 +121,7 @@ def on_product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: An
     from .tasks import sync_oscar_product
 
     product_pk = instance.pk
-    _after_commit(f"sync Oscar product {product_pk}", lambda: sync_oscar_product.delay(product_pk))
+    _after_commit(f"sync Oscar product {product_pk}", lambda: enqueue(sync_oscar_product, product_pk, fallback=INLINE))
 
 
 def on_stockrecord_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
@@ -126,4 +130,4 @@ def on_stockrecord_saved(sender: Any, instance: Any, raw: bool = False, **kwargs
     from .tasks import sync_oscar_product
 
     product_pk = instance.product_id
-    _after_commit(f"sync Oscar product {product_pk}", lambda: sync_oscar_product.delay(product_pk))
+    _after_commit(f"sync Oscar product {product_pk}", lambda: enqueue(sync_oscar_product, product_pk, fallback=INLINE))

@@ -22,6 +22,7 @@ MAX_RETRIES = 5
 
 @shared_task(
     name="crosssell.oscar.record_order",
+    ignore_result=True,
     autoretry_for=RETRY_ON,
     retry_backoff=True,
     max_retries=MAX_RETRIES,
@@ -42,6 +43,7 @@ def record_order(order: Any) -> str:
 
 @shared_task(
     name="crosssell.oscar.sync_product",
+    ignore_result=True,
     autoretry_for=RETRY_ON,
     retry_backoff=True,
     max_retries=MAX_RETRIES,
