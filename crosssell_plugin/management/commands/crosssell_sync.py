@@ -5,6 +5,8 @@
 
 Idempotent and safe to re-run: items are upserted, orders recorded once. Progress is written to
 the terminal; the outcome of each part goes to the ``crosssell_plugin.sync`` log as well.
+A platform's own name for it (``crosssell_oscar_sync``) subclasses :class:`Command` with the
+store filled in and the options of :func:`add_sync_options`, so there is one code path.
 """
 
 from __future__ import annotations
@@ -36,12 +38,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--store", required=True, metavar="PLATFORM:EXTERNAL_ID", help="The store, e.g. oscar:default."
         )
-        parser.add_argument("--catalog", action="store_true", help="Sync the catalogue (the default).")
-        parser.add_argument("--orders", action="store_true", help="Record past orders crosssell has missed.")
-        parser.add_argument("--since", help="Only orders placed at or after this ISO 8601 date(-time).")
-        parser.add_argument(
-            "--deactivate-missing", action="store_true", help="Mark items no longer in the catalogue unavailable."
-        )
+        add_sync_options(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -111,6 +108,16 @@ class Command(BaseCommand):
                 logger.info("Sync of store %s: %d %s so far", store.pk, count, noun)
 
         return report
+
+
+def add_sync_options(parser: CommandParser) -> None:
+    """The options of a sync besides ``--store``: what to sync, and how."""
+    parser.add_argument("--catalog", action="store_true", help="Sync the catalogue (the default).")
+    parser.add_argument("--orders", action="store_true", help="Record past orders crosssell has missed.")
+    parser.add_argument("--since", help="Only orders placed at or after this ISO 8601 date(-time).")
+    parser.add_argument(
+        "--deactivate-missing", action="store_true", help="Mark items no longer in the catalogue unavailable."
+    )
 
 
 def _since(value: str | None) -> datetime | None:
