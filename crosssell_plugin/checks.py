@@ -8,6 +8,8 @@
                    until someone changes it)
 ``crosssell.W002`` (deploy) Celery runs tasks eagerly, in the request, with DEBUG off
 ``crosssell.W003`` (deploy) ``FAST_CADENCE`` is on with DEBUG off
+``crosssell.W004`` (deploy) the SMTP email backend without ``EMAIL_TIMEOUT``: a mail server that
+                   stops answering holds a follow-up worker for good
 =================  =================================================================================
 """
 
@@ -96,4 +98,20 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 id="crosssell.W003",
             )
         )
+    if _smtp_without_timeout():
+        found.append(
+            checks.Warning(
+                "EMAIL_BACKEND is Django's SMTP backend and EMAIL_TIMEOUT is not set: a mail server that accepts "
+                "the connection and then stops answering holds the follow-up worker sending to it for good.",
+                hint="Set EMAIL_TIMEOUT (seconds, e.g. 30); a message whose send times out is retried.",
+                id="crosssell.W004",
+            )
+        )
     return found
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def _smtp_without_timeout() -> bool:
+    return getattr(settings, "EMAIL_BACKEND", "") == SMTP_BACKEND and getattr(settings, "EMAIL_TIMEOUT", None) is None

@@ -115,6 +115,20 @@ def test_check_deploy_warns_about_eager_celery_and_the_fast_cadence_with_debug_o
     assert "crosssell.W002" not in _messages(deploy=True)  # a developer's machine
 
 
+def test_check_deploy_warns_about_smtp_without_a_timeout(settings) -> None:
+    settings.DEBUG = False
+    settings.CROSSSELL = {"SITE_URL": "https://shop.example.com"}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = None
+    warning = _messages(deploy=True)["crosssell.W004"]
+    assert "EMAIL_TIMEOUT" in warning.msg and "EMAIL_TIMEOUT" in warning.hint
+    settings.EMAIL_TIMEOUT = 30
+    assert "crosssell.W004" not in _messages(deploy=True)
+    settings.EMAIL_TIMEOUT = None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # no socket to hang on
+    assert "crosssell.W004" not in _messages(deploy=True)
+
+
 def test_check_deploy_warns_about_the_demo_secret_key(settings) -> None:
     settings.SECRET_KEY = settings.DEMO_SECRET_KEY
     warning = _messages(deploy=True)["demo.W001"]

@@ -112,6 +112,7 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_TIMEOUT = 30  # seconds; a silent SMTP server must not hold a worker (crosssell.W004)
 
 # Oscar browses the catalogue through Haystack; Whoosh is a pure-Python index on disk, so the
 # demo needs no search server. Products are indexed as they are saved.
