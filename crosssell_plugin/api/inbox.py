@@ -4,8 +4,9 @@
 ``POST customers/<email>/messages/<id>/read/``        mark one read (idempotent)
 
 The customer is named by email, as in ``recommendations/customer/<email>/``; every query is
-scoped to the caller's store. A visitor calling with their session sees only their own inbox
-(the signed-in account's email).
+scoped to the caller's store. A visitor calling with their session sees only their own inbox:
+the customer whose email the signed-in account has verified, or whose every order that account
+placed (:func:`crosssell_plugin.shoppers.may_see_customer`).
 """
 
 from __future__ import annotations
