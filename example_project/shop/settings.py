@@ -152,8 +152,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # A broker or result store that is down must cost a page milliseconds, not seconds (README, "When
 # the broker is down"). Redis: give up connecting after 0.25 s and waiting for a reply after 2 s
-# (kombu's Redis transport does not apply CELERY_BROKER_CONNECTION_TIMEOUT to its sockets), and
-# try a lost connection once, at once, instead of retrying for seconds.
+# (the transport's own socket timeouts: CELERY_BROKER_CONNECTION_TIMEOUT only bounds a publish's
+# reconnection attempts in all, and cannot cut a connect that hangs), and try a lost connection
+# once, at once, instead of retrying for seconds; the result store likewise.
 CELERY_BROKER_CONNECTION_TIMEOUT = 0.25
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 0.25,
