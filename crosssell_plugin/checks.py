@@ -10,6 +10,8 @@
 ``crosssell.W003`` (deploy) ``FAST_CADENCE`` is on with DEBUG off
 ``crosssell.W004`` (deploy) the SMTP email backend without ``EMAIL_TIMEOUT``: a mail server that
                    stops answering holds a follow-up worker for good
+``crosssell.W005`` (deploy) a Redis broker without ``socket_connect_timeout`` in its transport
+                   options: a broker host that stops answering holds every checkout
 =================  =================================================================================
 """
 
@@ -107,7 +109,28 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 id="crosssell.W004",
             )
         )
+    if _redis_broker_without_connect_timeout():
+        found.append(
+            checks.Warning(
+                "The Celery broker is Redis and CELERY_BROKER_TRANSPORT_OPTIONS has no socket_connect_timeout: "
+                "a broker host that stops answering holds every request that enqueues a task (an order at "
+                "checkout) until the operating system gives up, minutes later.",
+                hint='Set CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 2.0, '
+                '"max_retries": 1} (README, "When the broker is down").',
+                id="crosssell.W005",
+            )
+        )
     return found
+
+
+def _redis_broker_without_connect_timeout() -> bool:
+    from celery import current_app
+
+    conf = current_app.conf
+    url = str(conf.broker_url or "")
+    if conf.task_always_eager or not url.startswith(("redis://", "rediss://", "redis+socket://")):
+        return False
+    return (conf.broker_transport_options or {}).get("socket_connect_timeout") is None
 
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -129,6 +129,19 @@ def test_check_deploy_warns_about_smtp_without_a_timeout(settings) -> None:
     assert "crosssell.W004" not in _messages(deploy=True)
 
 
+def test_check_deploy_warns_about_a_redis_broker_without_a_connect_timeout(settings) -> None:
+    settings.DEBUG = False
+    settings.CROSSSELL = {"SITE_URL": "https://shop.example.com"}
+    redis = {"task_always_eager": False, "broker_url": "redis://127.0.0.1:6379/0"}
+    with celery_configured(**redis, broker_transport_options={}):
+        warning = _messages(deploy=True)["crosssell.W005"]
+    assert "socket_connect_timeout" in warning.msg and "socket_connect_timeout" in warning.hint
+    with celery_configured(**redis, broker_transport_options={"socket_connect_timeout": 0.25}):
+        assert "crosssell.W005" not in _messages(deploy=True)
+    with celery_configured(task_always_eager=False, broker_url="amqp://guest@127.0.0.1//"):
+        assert "crosssell.W005" not in _messages(deploy=True)  # not Redis
+
+
 def test_check_deploy_warns_about_the_demo_secret_key(settings) -> None:
     settings.SECRET_KEY = settings.DEMO_SECRET_KEY
     warning = _messages(deploy=True)["demo.W001"]

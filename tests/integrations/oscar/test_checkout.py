@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from io import StringIO
@@ -198,9 +197,7 @@ def test_an_unreachable_broker_never_breaks_checkout(
     film = catalogue.product("film", "Le Bonheur", upc="FILM-BONHEUR", price="6.00")
     get_adapter("oscar").store()  # the shop's Store exists, as after its first sync
 
-    started = time.monotonic()
     oscar_order = guest_checkout(checkout, film, django_capture_on_commit_callbacks)
-    assert time.monotonic() - started < 10
 
     assert Basket._default_manager.get(pk=oscar_order.basket_id).status == Basket.SUBMITTED
     # the recording task could not be queued, so the checkout's request recorded the order itself
