@@ -201,7 +201,7 @@ if os.environ.get("CROSSSELL_DEMO_FAST_CADENCE") == "1":
 
 # crosssell's INFO lines (orders recorded, follow-ups planned and sent) go to the terminal of the
 # long-running processes: the server, the dispatcher, a Celery worker. A one-off command such as
-# crosssell_train or crosssell_oscar_sync reports on the terminal itself; its log lines (meant
+# crosssell_train or crosssell_sync reports on the terminal itself; its log lines (meant
 # for log files) would print every line a second time, so there only warnings and errors show.
 _COMMAND = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else ""
 _LOG_LEVEL = "WARNING" if _COMMAND and _COMMAND not in ("runserver", "crosssell_dispatch", "shell") else "INFO"

@@ -5,8 +5,8 @@ Work is deferred until the checkout's transaction commits, then handed to Celery
 :func:`crosssell_plugin.queueing.enqueue`. When the broker cannot be reached, the work is done
 in the request instead (both are idempotent and quick): the order is recorded, and a product's
 item synced, before the customer's next page, so nothing waits for a worker that cannot get the
-message. Every failure is logged with the order number; ``manage.py crosssell_oscar_sync
---orders`` records anything that was missed (recording is idempotent).
+message. Every failure is logged with the order number; ``manage.py crosssell_sync --store
+oscar:default --orders`` records anything that was missed (recording is idempotent).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def on_order_not_recorded(sender: Any, store: Any = None, platform_order: Any = 
     """The thank-you page asks for the block of an order the worker has not recorded yet: record
     it now, in the request (idempotent: the queued task then finds it recorded). Only an order
     placed within :data:`RECORD_ON_PAGE_WITHIN`: an older one that was never recorded (placed
-    before crosssell was installed, say) waits for ``crosssell_oscar_sync --orders``, so that
+    before crosssell was installed, say) waits for ``crosssell_sync --store oscar:default --orders``, so that
     opening an old order's page never starts its follow-ups."""
     if getattr(store, "platform", None) != "oscar" or not isinstance(platform_order, get_model("order", "Order")):
         return
