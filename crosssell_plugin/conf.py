@@ -442,6 +442,14 @@ SETTINGS: dict[str, Setting] = {
         validate=_int_between(1_024, 64 * 1_048_576),
         hint='Use a byte count such as "WEBHOOK_MAX_BYTES": 1048576 (1 MiB).',
     ),
+    "WEBHOOK_RETENTION_DAYS": Setting(
+        default=30,
+        doc="Days a stored webhook delivery (its raw body holds customer data) is kept after it was received; "
+        "the daily crosssell.purge_deliveries task and manage.py crosssell_purge_deliveries delete older processed, "
+        "ignored and failed ones. Pending ones are kept (they still hold work) and reported.",
+        validate=_int_between(1, 3650),
+        hint='Use a number of days between 1 and 3650, for example "WEBHOOK_RETENTION_DAYS": 30.',
+    ),
     "ENCRYPTION_KEYS": Setting(
         default=[],
         doc="Fernet keys that encrypt platform secrets at rest (API keys, webhook signing secrets): the "

@@ -12,6 +12,8 @@ idempotent besides.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -20,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import jsonbody
+from .conf import crosssell_settings
 from .events import (
     CancelEvent,
     CatalogChangeEvent,
@@ -243,3 +246,61 @@ def redact_customer(event: CustomerRedactEvent) -> str:
             )
         WebhookDelivery.objects.for_store(store).filter(body__icontains=event.email).update(body="{}", headers={})
     return f"redacted {len(found)}"
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What :func:`purge_deliveries` did in one store."""
+
+    store: Store
+    deleted: int
+    #: pending deliveries older than the retention, kept because they were never processed
+    pending_kept: int
+
+
+#: deliveries deleted per statement
+PURGE_BATCH = 1_000
+
+
+def purge_deliveries(
+    *,
+    older_than: timedelta | None = None,
+    store: Store | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> list[Purged]:
+    """Delete stored webhook deliveries received more than ``older_than`` ago (default:
+    ``WEBHOOK_RETENTION_DAYS``) that are processed, ignored or failed, store by store (``store``:
+    only that one), in batches; pending ones are kept and counted. ``dry_run`` counts only."""
+    days = crosssell_settings.WEBHOOK_RETENTION_DAYS
+    cutoff = (now or timezone.now()) - (older_than if older_than is not None else timedelta(days=days))
+    stores = [store] if store is not None else list(Store.objects.order_by("pk"))
+    done = (Status.PROCESSED, Status.IGNORED, Status.FAILED)
+    out = []
+    for one in stores:
+        old = WebhookDelivery.objects.for_store(one).filter(received_at__lt=cutoff)
+        pending = old.filter(status=Status.PENDING).count()
+        deleted = 0
+        if dry_run:
+            deleted = old.filter(status__in=done).count()
+        else:
+            while pks := list(old.filter(status__in=done).order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH]):
+                deleted += WebhookDelivery.objects.for_store(one).filter(pk__in=pks).delete()[0]
+        if pending:
+            logger.warning(
+                "Store %s: %d pending webhook deliveries are older than %s and were kept; "
+                "process them with manage.py crosssell_replay --status pending",
+                one.pk,
+                pending,
+                cutoff.isoformat(),
+            )
+        if deleted or pending:
+            logger.info(
+                "Store %s: %s %d webhook deliveries received before %s",
+                one.pk,
+                "would delete" if dry_run else "deleted",
+                deleted,
+                cutoff.isoformat(),
+            )
+        out.append(Purged(one, deleted, pending))
+    return out

@@ -175,6 +175,8 @@ CELERY_BEAT_SCHEDULE = {
     "crosssell-nightly": {"task": "crosssell.train_all_stores", "schedule": crontab(hour=3, minute=0)},
     # send the follow-ups that are due (each row is claimed by one worker; delays are rows, not ETAs)
     "crosssell-followups": {"task": "crosssell.dispatch_followups", "schedule": 30.0},
+    # delete webhook deliveries past CROSSSELL["WEBHOOK_RETENTION_DAYS"] (their bodies hold customer data)
+    "crosssell-purge-deliveries": {"task": "crosssell.purge_deliveries", "schedule": crontab(hour=4, minute=0)},
 }
 
 # --- the REST API's OpenAPI schema (crosssell's API views set their schema class themselves;
