@@ -17,7 +17,7 @@ _TMP = Path(os.environ.get("CROSSSELL_TEST_TMP", tempfile.gettempdir())) / "cros
 _TMP.mkdir(parents=True, exist_ok=True)
 
 DEBUG = False
-INSTALLED_APPS = [*INSTALLED_APPS, "integrations.stripe"]  # the Stripe adapter's tests (the demo has no Stripe)
+INSTALLED_APPS = [*INSTALLED_APPS, "integrations.stripe", "integrations.shopify"]  # their tests (the demo has neither)
 MEDIA_ROOT = _TMP / "media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
