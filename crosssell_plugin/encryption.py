@@ -22,6 +22,7 @@ import base64
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from .conf import crosssell_settings
@@ -85,10 +86,26 @@ def reencrypt(stored: str) -> str:
 
 
 class EncryptedTextField(models.TextField):
-    """Text encrypted at rest. Not searchable (each encryption differs); blank stays blank."""
+    """Text encrypted at rest. Not searchable (each encryption differs); blank stays blank.
+
+    Serialized (``dumpdata``, fixtures) as its encrypted text, never in clear; ``loaddata`` reads
+    that back through :meth:`to_python`, which decrypts a value carrying the :data:`PREFIX`."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
         return decrypt(value) if value else value
+
+    def value_to_string(self, obj: models.Model) -> str:
+        value = self.value_from_object(obj)
+        return encrypt(value) if value else (value or "")
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        if isinstance(value, str) and value.startswith(PREFIX):
+            try:
+                return decrypt(value)
+            except ConfigurationError as err:
+                raise ValidationError(str(err), code="undecryptable") from None
+        return value
 
     def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)

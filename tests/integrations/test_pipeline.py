@@ -263,6 +263,33 @@ def test_secrets_survive_a_key_rotation(settings: Any) -> None:
     assert "sk_live" not in str(caught.value)
 
 
+@pytest.mark.django_db
+def test_dumpdata_writes_secrets_encrypted_and_loaddata_reads_them_back(stripe_store: Store, tmp_path: Any) -> None:
+    from django.core.management import call_command
+
+    from integrations.stripe.models import StripeAccount
+
+    StripeAccount.objects.update_or_create(
+        store=stripe_store, defaults={"secret_key": "sk_live_dumped", "webhook_secret": "whsec_dumped"}
+    )
+    dump = tmp_path / "accounts.json"
+    call_command("dumpdata", "crosssell_stripe.StripeAccount", output=str(dump))
+    text = dump.read_text()
+    assert "sk_live_dumped" not in text and "whsec_dumped" not in text and '"fernet:' in text
+    StripeAccount.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    account = StripeAccount.objects.get(store=stripe_store)
+    assert (account.secret_key, account.webhook_secret) == ("sk_live_dumped", "whsec_dumped")
+
+
+def test_a_value_that_looks_encrypted_but_no_key_decrypts_is_a_validation_error() -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="No key decrypts a stored secret"):
+        encryption.EncryptedTextField().to_python("fernet:not-a-token")
+    assert encryption.EncryptedTextField().to_python("sk_test_plain") == "sk_test_plain"
+
+
 def test_without_keys_a_secret_key_rotation_keeps_secrets_readable(settings: Any) -> None:
     settings.CROSSSELL = {}
     stored = encryption.encrypt("whsec_1")
