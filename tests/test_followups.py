@@ -396,6 +396,17 @@ def test_a_paused_path_holds_its_pending_messages_until_resumed(shop: Store, rec
         assert (dispatch_due().sent, [m.status for m in rows(order)]) == (1, [Status.SENT, *[Status.PLANNED] * 2])
 
 
+def test_an_inactive_store_sends_nothing_until_it_is_active_again(shop: Store, record: Callable[..., Order]) -> None:
+    order = record(event("ina-1"))
+    Store.objects.filter(pk=shop.pk).update(is_active=False)  # an uninstalled shop, say
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        assert dispatch_due().claimed == 0
+    assert [m.status for m in rows(order)] == [Status.PLANNED] * 3
+    Store.objects.filter(pk=shop.pk).update(is_active=True)
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        assert dispatch_due().sent == 1
+
+
 def test_admin_pause_resume_and_the_customer_timeline(
     admin_client: Any, shop: Store, record: Callable[..., Order]
 ) -> None:

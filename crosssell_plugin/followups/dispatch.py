@@ -146,9 +146,10 @@ def default_worker_id() -> str:
 
 def due(now: datetime) -> Q:
     """Rows a worker may claim at ``now``: due, or claimed under an expired lease, of a path that
-    is not paused (a paused path's messages wait; a subquery, so that no path row is locked)."""
+    is not paused, of an active store (a paused path's or an inactive store's messages wait — an
+    uninstalled shop sends nothing; a subquery, so that no path row is locked)."""
     ready = Q(status=Status.PLANNED, due_at__lte=now) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    running = Q(path_id__in=Path.objects.filter(enabled=True).values("pk"))
+    running = Q(path_id__in=Path.objects.filter(enabled=True, store__is_active=True).values("pk"))
     return (ready | Q(status=Status.CLAIMED, lease_until__lt=now)) & running
 
 
