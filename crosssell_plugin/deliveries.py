@@ -35,6 +35,7 @@ from .events import (
 )
 from .exceptions import CrossSellError, InvalidEvent, PlatformAPIError
 from .ingest import get_store, record_catalog_item, record_consumption, record_purchase, record_refund, upsert_customer
+from .ingest.recording import cancel_refund_id
 from .models import Customer, CustomerConsent, Item, Order, Store, WebhookDelivery
 from .platforms import Event, InboundDelivery, RetryLater, get_platform
 from .signals import consent_withdrawn
@@ -187,7 +188,7 @@ def _cancel(event: CancelEvent) -> str:
         refund = RefundEvent(
             store=event.store,
             order_id=event.order_id,
-            refund_id=f"cancel:{event.order_id}",
+            refund_id=cancel_refund_id(event.order_id),
             amount=remaining,
             currency=order.currency,
             occurred_at=event.occurred_at,

@@ -461,6 +461,11 @@ class RefundResult:
     created: bool
 
 
+def cancel_refund_id(order_external_id: str) -> str:
+    """The refund id under which a cancellation refunds what is left of an order."""
+    return f"cancel:{order_external_id}"
+
+
 def record_refund(event: RefundEvent) -> RefundResult:
     """Record a refund once (idempotent on ``event.refund_id``) and update the order's status."""
     _check_size(event, event.to_dict)
@@ -477,6 +482,20 @@ def record_refund(event: RefundEvent) -> RefundResult:
                 "currency",
                 f"is {event.currency} but order {order.external_id} is in {order.currency}",
             )
+        overflow = order.refunded_total + event.amount - order.total
+        if overflow > 0:
+            # A cancellation recorded first refunded the whole remainder; the platform's own refund
+            # of that cancellation, arriving after it, replaces that much of it.
+            cancel = (
+                Refund.objects.select_for_update()
+                .filter(store=store, order=order, external_id=cancel_refund_id(order.external_id))
+                .first()
+            )
+            if cancel is not None and cancel.amount > 0:
+                taken = min(overflow, cancel.amount)
+                cancel.amount -= taken
+                cancel.save(update_fields=["amount"])
+                order.refunded_total -= taken
         if order.refunded_total + event.amount > order.total:
             raise InvalidEvent(
                 "amount",

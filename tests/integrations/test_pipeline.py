@@ -26,6 +26,7 @@ from crosssell_plugin.events import (
     ConsentEvent,
     CustomerData,
     CustomerRedactEvent,
+    RefundEvent,
     StoreRef,
 )
 from crosssell_plugin.exceptions import ConfigurationError, InvalidEvent
@@ -67,6 +68,22 @@ def test_a_cancel_refunds_what_is_left_of_the_order_once(store: Store, record: A
     )
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
+
+
+def test_the_platforms_refund_after_a_cancel_replaces_that_much_of_the_cancel(store: Store, record: Any) -> None:
+    order = record(purchase_event("c-2"))  # 59.99
+    assert record_event(CancelEvent(STORE_REF, "c-2", AT)) == "cancelled"
+    # the platform's own refund of the cancellation arrives afterwards: 50.00 of the 59.99
+    refund = RefundEvent(STORE_REF, "c-2", "re-1", Decimal("50.00"), "EUR", AT)
+    assert record_event(refund) == "refunded"
+    amounts = dict(Refund.objects.for_store(store).values_list("external_id", "amount"))
+    assert amounts == {"cancel:c-2": Decimal("9.99"), "re-1": Decimal("50.00")}
+    order.refresh_from_db()
+    assert (order.refunded_total, order.status) == (Decimal("59.99"), Order.Status.REFUNDED)
+    # more than the cancel's share can give back is still refused, and nothing is changed
+    with pytest.raises(InvalidEvent, match="more than its total"):
+        record_event(RefundEvent(STORE_REF, "c-2", "re-2", Decimal("20.00"), "EUR", AT))
+    assert dict(Refund.objects.for_store(store).values_list("external_id", "amount")) == amounts
 
 
 def test_a_consent_event_records_consent_and_announces_a_withdrawal(
