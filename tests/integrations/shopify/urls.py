@@ -1,8 +1,20 @@
-"""The demo's URLs plus the Shopify install flow, as a host project includes it (the demo itself
-does not install the Shopify app)."""
+"""The demo's URLs plus the Shopify app's (install flow, extension endpoint, App Proxy), as a host
+project includes them (the demo itself does not install the Shopify app); and the extension
+endpoint once more, as a project that gives offers routes it."""
+
+from decimal import Decimal
 
 from django.urls import include, path
 
+from integrations.shopify.extension_views import ExtensionRecommendations
 from shop.urls import urlpatterns as demo_urlpatterns
 
-urlpatterns = [path("shopify/", include("integrations.shopify.urls")), *demo_urlpatterns]
+urlpatterns = [
+    path("shopify/", include("integrations.shopify.urls")),
+    path(
+        "offers/shopify/extension/recommendations/",
+        ExtensionRecommendations.as_view(offer_percent=Decimal("10"), offer_days=7),
+        name="extension_with_offers",
+    ),
+    *demo_urlpatterns,
+]
