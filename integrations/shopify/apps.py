@@ -17,6 +17,7 @@ class ShopifyIntegrationConfig(AppConfig):
             from crosssell_plugin.exceptions import ImproperlyInstalled
 
             raise ImproperlyInstalled(err.name or "shopifyapi", "shopify") from None
+        from . import sync_state  # noqa: F401  (its model, ShopifySyncState, lives outside models.py)
         from .checks import check_shopify_options
 
         checks.register(check_shopify_options, checks.Tags.compatibility)
