@@ -6,7 +6,9 @@ does three things, fast: verify, store the raw delivery once, enqueue. In order:
 
 1. POST only (HEAD answers 200 for platforms that probe the URL); CSRF-exempt, login not required;
 2. the body's declared and real size against ``CROSSSELL["WEBHOOK_MAX_BYTES"]`` (413);
-3. the store from the URL (``adapter.webhook_store``): unknown or uninstalled -> 404, nothing stored;
+3. the store from the URL (``adapter.webhook_store``): unknown or uninstalled -> 404, nothing stored
+   (an adapter whose signature does not depend on the store may verify it there, raising
+   WebhookValidationFailure, so a forged request is refused whatever store it names);
 4. every ``validate_request`` in the class's MRO (mixins add checks without calling ``super()``,
    as in django-anymail); the base one calls ``adapter.verify_webhook`` -> 400 on failure;
 5. the JSON body, refused when malformed or nested deeper than ``MAX_DEPTH`` (400);
@@ -20,6 +22,12 @@ does three things, fast: verify, store the raw delivery once, enqueue. In order:
    in the request, rather than waiting for someone to replay it; a transient failure then leaves
    it pending (``manage.py crosssell_replay --status pending``), and the platform is answered
    200 either way (the delivery is stored).
+
+The two refusal statuses are class attributes a platform's view may change (its platform's
+rules, not the others'): ``refused_status`` (400) for a request that fails validation and
+``unknown_store_status`` (404) for an unknown or uninstalled store. Shopify's view answers 401
+and 200 (Shopify's app review checks the 401; a shop that uninstalled is answered 200 so that
+Shopify stops retrying).
 
 URL: ``/crosssell/webhooks/<platform>/<store external id>/`` (``crosssell:webhook``), served by
 the core's dispatcher, which finds this view through the registry.
@@ -66,6 +74,10 @@ class WebhookView(View):
     """Base webhook view. Subclasses set ``platform_id``; adapters do the platform's part."""
 
     platform_id: ClassVar[str] = ""
+    #: the status of a request that fails validation (WebhookValidationFailure); nothing is stored
+    refused_status: ClassVar[int] = 400
+    #: the status of a request for an unknown or uninstalled store; nothing is stored
+    unknown_store_status: ClassVar[int] = 404
     http_method_names = ["post", "head", "options"]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -90,10 +102,14 @@ class WebhookView(View):
             jsonbody.check_size(int(request.META.get("CONTENT_LENGTH") or 0), limit)
         except (jsonbody.BodyTooLarge, ValueError) as err:
             return _plain(413, str(err))
-        self.store = self.adapter.webhook_store(request, store_key)
+        try:
+            self.store = self.adapter.webhook_store(request, store_key)
+        except WebhookValidationFailure as err:
+            logger.warning("%s webhook refused: %s", name, err)
+            return _plain(self.refused_status, str(err))
         if self.store is None:
             logger.warning("%s webhook for an unknown or uninstalled store %r: nothing stored", name, store_key)
-            return _plain(404, f"No installed {name} store {store_key!r}.")
+            return _plain(self.unknown_store_status, f"No installed {name} store {store_key!r}.")
         try:
             body = request.body
             jsonbody.check_size(len(body), limit)
@@ -103,7 +119,7 @@ class WebhookView(View):
             info = self.adapter.describe_webhook(request, payload)
         except WebhookValidationFailure as err:
             logger.warning("%s webhook for store %s refused: %s", name, self.store.pk, err)
-            return _plain(400, str(err))
+            return _plain(self.refused_status, str(err))
         except jsonbody.InvalidBody as err:
             logger.warning("%s webhook for store %s refused: %s", name, self.store.pk, err)
             return _plain(err.status, str(err))

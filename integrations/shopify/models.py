@@ -119,3 +119,39 @@ class ShopifyInstallState(models.Model):
 
     def __str__(self) -> str:
         return f"install of {self.domain} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ShopifyDataRequest(models.Model):
+    """A ``customers/data_request``: what crosssell holds on one customer of one shop, compiled when
+    the webhook is processed, for the merchant to download from the admin (as a .json file) and
+    hand to the customer. Deleted with its shop (``shop/redact``) and by ``customers/redact`` of
+    the same customer."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready to download"
+        DOWNLOADED = "downloaded", "Downloaded"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="shopify_data_requests")
+    shop = models.ForeignKey(ShopifyShop, on_delete=models.CASCADE, related_name="data_requests")
+    request_id = models.CharField(max_length=64, help_text="Shopify's data_request.id.")
+    customer_id = models.CharField(max_length=64, blank=True, help_text="The Shopify customer id, if sent.")
+    email = models.CharField(max_length=320, blank=True, help_text="The customer's email as Shopify sent it.")
+    requested_at = models.DateTimeField(help_text="When Shopify sent the request (X-Shopify-Triggered-At).")
+    export = models.JSONField(default=dict, blank=True, help_text="Everything held on the customer in this store.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.READY)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Shopify customer data request"
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "request_id"], name="crosssell_shopify_datareq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"data request {self.request_id} of {self.shop_id and self.shop.domain}"
+
+    def filename(self) -> str:
+        return f"crosssell-data-request-{self.shop.domain}-{self.request_id}.json"

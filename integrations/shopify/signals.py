@@ -2,7 +2,12 @@
 follow-up schedules). Both are sent after the transaction commits, with ``send_robust``: a failing
 receiver is logged and undoes nothing."""
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
 
 #: A shop finished an install (the callback or a token exchange) and its tokens are saved.
 #: Sent with ``sender=ShopifyShop``, ``shop`` (the ShopifyShop) and ``fresh``: True for a first
@@ -12,3 +17,20 @@ shop_installed = Signal()
 #: A shop uninstalled the app (:func:`integrations.shopify.auth.revoke`): its tokens are gone and its
 #: Store is inactive. Sent with ``sender=ShopifyShop`` and ``shop``.
 shop_uninstalled = Signal()
+
+
+def cancel_followups_of_uninstalled_shop(sender: Any, shop: Any, **kwargs: Any) -> int:
+    """``shop_uninstalled``: every still-planned follow-up of that shop's Store is cancelled
+    ("app uninstalled"), through the core's ``followups.guards.cancel``; the query is the Store's
+    own (``ScheduledMessage.objects.for_store``). Messages already sent or claimed are left alone.
+    Connected here, next to the signal, so that it is connected wherever ``revoke`` sends it."""
+    from crosssell_plugin.followups.guards import cancel
+    from crosssell_plugin.models import ScheduledMessage
+
+    count = cancel(ScheduledMessage.objects.for_store(shop.store_id), "app uninstalled")
+    if count:
+        logger.info("Cancelled %d planned follow-up(s) of uninstalled Shopify shop %s", count, shop.domain)
+    return count
+
+
+shop_uninstalled.connect(cancel_followups_of_uninstalled_shop, dispatch_uid="crosssell_shopify_cancel_followups")
