@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from crosssell_plugin.models import Impression, Order
+from crosssell_plugin.models import Impression, Order, WebhookDelivery
 from integrations.shopify.management.commands.crosssell_shopify_demo import ORDERS
 from integrations.shopify.models import ShopifyShop
 
@@ -34,6 +34,9 @@ def test_the_demo_installs_records_and_prints_the_thank_you_items() -> None:
     shop = ShopifyShop.objects.get(domain=SHOP)
     assert shop.is_installed and shop.access_token.startswith("shpat_") and shop.has_expiring_token
     assert Order.objects.for_store(shop.store).count() == len(ORDERS)
+    deliveries = WebhookDelivery.objects.filter(store=shop.store, topic="orders/paid")
+    assert set(deliveries.values_list("status", flat=True)) == {"processed"}
+    assert deliveries.count() == len(ORDERS)
     assert f"Installed the app on {SHOP}" in text
     assert "Thank-you block of gid://shopify/Order/6100000004: 4 items" in text
     assert "  1. Spirited Away Poster (A2) - 12.00 USD - " in text  # bought with the T-shirt twice
@@ -47,7 +50,8 @@ def test_the_demo_installs_records_and_prints_the_thank_you_items() -> None:
     assert errors(answer, "response") == []
     assert answer["items"][0]["offer"]["code"] in text  # the same code (derived from the shop and the offer key)
     assert ShopifyShop.objects.filter(domain=SHOP).count() == 1
-    assert Order.objects.for_store(shop.store).count() == len(ORDERS)
+    assert Order.objects.for_store(shop.store).count() == len(ORDERS)  # the re-sent events change nothing
+    assert deliveries.count() == len(ORDERS)  # stored once per event id
 
 
 def test_a_bad_shop_domain_is_refused_naming_it() -> None:

@@ -5,9 +5,10 @@ no network).
 1. The merchant installs the app: Shopify's signed request to ``/shopify/install/``, the redirect
    to the shop's authorize page, Shopify's signed callback with a code, the code traded for an
    expiring offline token (answered by the fake).
-2. The catalogue: six products, as Shopify's ``products/create`` webhook bodies.
-3. Orders: three other buyers' and the demo buyer's, as ``orders/paid`` webhook bodies, read by the
-   Shopify payload parser and recorded by the core.
+2. The catalogue: six products, Shopify product bodies recorded as the catalogue sync records them.
+3. Orders: three other buyers' and the demo buyer's, as Shopify delivers ``orders/paid``: the
+   signed body posted to the app's webhook URL (``/crosssell/webhooks/shopify/app/``), stored and
+   processed by the webhook pipeline (here, when no worker has done it yet).
 4. The buyer's Thank-you block asks ``/shopify/extension/recommendations/`` with a session token
    of the shop naming the buyer (signed as Shopify signs them); the answer's items are printed,
    the first with an offer code created on the fake shop.
@@ -32,15 +33,18 @@ import jwt
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client, override_settings
+from django.urls import reverse
 from django.utils import timezone
 
-from crosssell_plugin.events import PurchaseEvent, StoreRef
-from crosssell_plugin.ingest import record_catalog_item, record_purchase
+from crosssell_plugin.deliveries import process_delivery
+from crosssell_plugin.ingest import record_catalog_item
+from crosssell_plugin.models import WebhookDelivery
 
 from ... import payloads
 from ...auth import normalize_shop_domain, sign_query
 from ...fakes import FakeShopify, routed_to
 from ...models import ShopifyShop
+from ...webhooks import APP_STORE_KEY, body_signature
 
 API_KEY = "crosssell-demo-client-id-0000000000"
 API_SECRET = "shpss_crosssell_demo_secret_not_for_production"  # noqa: S105 (the fake's, published)
@@ -144,7 +148,7 @@ class Command(BaseCommand):
             client = Client()
             installed = self.install(client, fake, shop)
             self.catalogue(installed)
-            self.orders(installed)
+            self.orders(client, installed)
             answer = self.thank_you(client, installed)
         if options["json"]:
             self.stdout.write(json.dumps(answer, indent=2))
@@ -174,18 +178,36 @@ class Command(BaseCommand):
                 product_body(*product), currency=shop.store.currency, base_url=f"https://{shop.domain}"
             )
             record_catalog_item(shop.store, item)
-        self.stdout.write(f"Catalogue: {len(PRODUCTS)} products (as products/create bodies)")
+        self.stdout.write(f"Catalogue: {len(PRODUCTS)} products")
 
-    def orders(self, shop: ShopifyShop) -> None:
+    def orders(self, client: Client, shop: ShopifyShop) -> None:
+        """Each order as Shopify delivers ``orders/paid``: the signed body posted to the app's
+        webhook URL. Deliveries a worker has not processed yet are processed here (as the task would)."""
         now = timezone.now()
-        ref = StoreRef("shopify", shop.domain)
+        url = reverse("crosssell:webhook", args=["shopify", APP_STORE_KEY])
         for n, (order_id, customer_id, products) in enumerate(ORDERS):
             placed = now - timedelta(days=len(ORDERS) - 1 - n, minutes=2)
-            body = order_body(order_id, customer_id, products, placed)
-            for event in payloads.parse("orders/paid", body, ref, shop_currency=shop.store.currency, received_at=now):
-                if isinstance(event, PurchaseEvent):
-                    record_purchase(event)
-        self.stdout.write(f"Orders: {len(ORDERS)} orders/paid bodies parsed and recorded")
+            body = json.dumps(order_body(order_id, customer_id, products, placed)).encode()
+            response = client.post(
+                url,
+                data=body,
+                content_type="application/json",
+                HTTP_X_SHOPIFY_TOPIC="orders/paid",
+                HTTP_X_SHOPIFY_SHOP_DOMAIN=shop.domain,
+                HTTP_X_SHOPIFY_API_VERSION=shop.api_version,
+                HTTP_X_SHOPIFY_WEBHOOK_ID=f"demo-{order_id}-{uuid.uuid4().hex[:8]}",
+                HTTP_X_SHOPIFY_EVENT_ID=f"demo-order-{order_id}",
+                HTTP_X_SHOPIFY_TRIGGERED_AT=now.isoformat(),
+                HTTP_X_SHOPIFY_HMAC_SHA256=body_signature(body, API_SECRET),
+            )
+            if response.status_code != 200:
+                raise CommandError(f"The orders/paid webhook was answered {response.status_code}: {response.content!r}")
+        pending = WebhookDelivery.objects.filter(
+            store=shop.store, platform="shopify", status=WebhookDelivery.Status.PENDING
+        ).values_list("pk", flat=True)
+        for pk in list(pending):
+            process_delivery(pk)
+        self.stdout.write(f"Orders: {len(ORDERS)} signed orders/paid webhooks delivered to {url}")
 
     def thank_you(self, client: Client, shop: ShopifyShop) -> dict[str, Any]:
         now = int(time.time())
