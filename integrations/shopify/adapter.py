@@ -20,20 +20,21 @@ tokens (``auth.revoke``, which also cancels the shop's planned follow-ups throug
 (:mod:`integrations.shopify.privacy`), ``shop/redact`` deletes the shop's data. Collection
 changes are logged and ignored for now: membership is held as ``collection:<handle>`` tags on
 items, which needs the products re-read with the Admin API (not done yet).
-Catalogue and order sync (:mod:`integrations.shopify.sync`) are not delegated to yet: the base
-class answers ``UnsupportedFeature`` for ``iter_catalog`` and ``iter_orders``.
+Catalogue and order sync (``Capability.CATALOG_SYNC``, ``ORDER_BACKFILL``) delegate to
+:mod:`integrations.shopify.sync`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.http import HttpRequest
 
-from crosssell_plugin.events import CatalogChangeEvent, CustomerRedactEvent, Platform, PurchaseEvent
+from crosssell_plugin.events import CatalogChangeEvent, CatalogItem, CustomerRedactEvent, Platform, PurchaseEvent
 from crosssell_plugin.exceptions import UnknownStore
 from crosssell_plugin.jsonbody import MalformedBody
 from crosssell_plugin.models import Item, Order, Store
@@ -43,6 +44,7 @@ from crosssell_plugin.platforms import (
     Event,
     InboundDelivery,
     PlatformAdapter,
+    Unreadable,
 )
 
 from . import conf, payloads
@@ -60,7 +62,9 @@ _MAX_DELIVERY_ID = 255
 class ShopifyAdapter(PlatformAdapter):
     platform_id = Platform.SHOPIFY.value
     platform_name = "Shopify"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WEBHOOKS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.WEBHOOKS, Capability.CATALOG_SYNC, Capability.ORDER_BACKFILL}
+    )
     option_defaults = conf.OPTION_DEFAULTS
     webhook_view = "integrations.shopify.webhooks.ShopifyWebhookView"
     #: every topic payloads.py reads (subscribe to these in shopify.app.toml)
@@ -208,3 +212,15 @@ class ShopifyAdapter(PlatformAdapter):
                 continue
             events.append(parsed)  # type: ignore[arg-type]
         return events
+
+    # -- catalogue and orders (integrations.shopify.sync) ---------------------------------
+
+    def iter_catalog(self, store: Store) -> Iterable[CatalogItem]:
+        from . import sync
+
+        return sync.iter_catalog(self.shop(store))
+
+    def iter_orders(self, store: Store, since: datetime | None = None) -> Iterable[PurchaseEvent | Unreadable]:
+        from . import sync
+
+        return sync.iter_orders(self.shop(store), since)

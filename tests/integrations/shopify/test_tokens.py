@@ -323,5 +323,5 @@ def test_the_adapter_finds_stores_by_domain_and_knows_which_are_installed(instal
     assert adapter.is_installed(installed.store)
     assert adapter.shop(installed.store) == installed  # type: ignore[attr-defined]
     assert adapter.options()["API_VERSION"] == "2026-07" and adapter.unknown_options() == []
-    with pytest.raises(UnsupportedFeature, match="Shopify does not support catalog sync"):
-        adapter.iter_catalog(installed.store)
+    with pytest.raises(UnsupportedFeature, match="Shopify does not support offer codes"):
+        adapter.mint_offer_code(installed.store)
