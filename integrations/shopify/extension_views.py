@@ -245,6 +245,9 @@ class ExtensionRecommendations(View):
         except Refused as refused:
             logger.info("Shopify extension request answered %s: %s", refused.status, refused.detail)
             return error(refused.status, refused.detail)
+        except Exception:  # the blocks read a detail only from an answer that carries the CORS headers
+            logger.exception("The Shopify extension request for %s failed", request.GET.get("order_id", "")[:60])
+            return error(500, "The recommendations could not be read; try again later.")
         return with_cors(JsonResponse(body))
 
     post = get
@@ -273,20 +276,27 @@ class ExtensionRecommendations(View):
         cached = cache.get(key) if seconds else None
         if cached is not None:
             return {**body, "items": cached}
+        # a misconfigured offer fails here, before anything is logged
+        value = offers.Percentage(Decimal(self.offer_percent)) if own and self.offer_percent is not None else None
         with translation.override(locale):
             recs = serve.for_order(order, limit=2 * LIMIT, placement=surface)
             items = shown_items(request, shop, recs, surface, order=order, customer=order.customer)
-            if own and items and self.offer_percent is not None:
-                items[0]["offer"] = self.offer(shop, order, items[0], session)
+            if value is not None and items:
+                items[0]["offer"] = self.offer(shop, order, items[0], session, value)
         if seconds and items:
             cache.set(key, items, seconds)
         return {**body, "items": items}
 
     def offer(
-        self, shop: ShopifyShop, order: Order, item: dict[str, Any], session: auth.SessionToken
+        self,
+        shop: ShopifyShop,
+        order: Order,
+        item: dict[str, Any],
+        session: auth.SessionToken,
+        value: offers.Percentage,
     ) -> dict[str, Any] | None:
         """The buyer's code for ``item`` (found or created on the shop); None if Shopify fails."""
-        percent = Decimal(self.offer_percent or 0)
+        percent = Decimal(value.percent)
         now = timezone.now()
         ends = (now + timedelta(days=self.offer_days)).replace(microsecond=0)
         product = [f"gid://shopify/Product/{item['id']}"] if item["id"].isdigit() else []
@@ -295,7 +305,7 @@ class ExtensionRecommendations(View):
             code = offers.create_offer_code(
                 client,
                 f"order-{order.external_id}-item-{item['id']}",
-                offers.Percentage(percent),
+                value,
                 starts_at=now,
                 ends_at=ends,
                 customer_id=session.customer_gid,

@@ -302,3 +302,13 @@ def test_an_order_of_a_shop_with_nothing_to_recommend_is_an_empty_answer(
         "impressions_logged": True,
     }
     assert errors(body, "response") == []
+
+
+def test_a_failure_is_a_500_with_a_detail_and_the_cors_headers(client: Client, shop: ShopifyShop) -> None:
+    response = ask(client, token(), url="/bad-offer/shopify/extension/recommendations/")
+    assert response.status_code == 500
+    assert_cors(response)
+    body = as_dict(response)
+    assert errors(body, "error") == []
+    assert "could not be read" in body["detail"]
+    assert not Impression.objects.exists()  # it failed before logging anything
