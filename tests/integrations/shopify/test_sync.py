@@ -102,6 +102,27 @@ def test_a_store_with_its_own_details_keeps_them(installed: ShopifyShop) -> None
     assert (store.name, store.timezone, store.currency) == ("Film Club NL", "Europe/Brussels", "EUR")
 
 
+def test_without_a_primary_domain_item_urls_use_the_myshopify_domain(installed: ShopifyShop) -> None:
+    shop_answer = fixture("graphql_sync_shop")
+    shop_answer["data"]["shop"]["primaryDomain"] = None
+    with ordered() as rsps:
+        rsps.post(endpoint(installed), json=shop_answer)
+        answer(rsps, installed, "graphql_sync_products_count")
+        answer(rsps, installed, "graphql_sync_products_page1", "graphql_sync_products_page2")
+        items = list(sync.iter_catalog(installed))
+    assert items[0].url == f"https://{DOMAIN}/products/the-third-man"
+
+
+def test_a_store_with_recorded_orders_keeps_its_currency(installed: ShopifyShop) -> None:
+    with ordered() as rsps:
+        order_answers(rsps, installed)
+        tasks.record_orders(installed, sync.iter_orders(installed))
+    with ordered() as rsps:
+        catalog_answers(rsps, installed)
+        list(sync.iter_catalog(installed))
+    assert store_of(DOMAIN).currency == "USD"  # the install's default: recorded amounts keep theirs
+
+
 def test_a_large_first_import_runs_a_bulk_operation_and_gives_the_same_items(installed: ShopifyShop) -> None:
     with ordered() as rsps:
         bulk_answers(rsps, installed)
