@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.db import OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import jsonbody
@@ -36,7 +36,17 @@ from .events import (
 from .exceptions import CrossSellError, InvalidEvent, PlatformAPIError
 from .ingest import get_store, record_catalog_item, record_consumption, record_purchase, record_refund, upsert_customer
 from .ingest.recording import cancel_refund_id
-from .models import Customer, CustomerConsent, Item, Order, Store, WebhookDelivery
+from .models import (
+    Consumption,
+    Customer,
+    CustomerConsent,
+    InAppMessage,
+    Item,
+    Order,
+    ScheduledMessage,
+    Store,
+    WebhookDelivery,
+)
 from .platforms import Event, InboundDelivery, RetryLater, get_platform
 from .signals import consent_withdrawn
 
@@ -225,17 +235,26 @@ def _catalog_change(event: CatalogChangeEvent) -> str:
 
 def redact_customer(event: CustomerRedactEvent) -> str:
     """Erase a customer's personal data: name, email, phone and ids blanked, consents deleted, every
-    pending follow-up cancelled, the raw payloads of their orders and of the store's webhook
-    deliveries that name their email emptied. Orders and their lines stay (as anonymous sales)."""
+    pending follow-up cancelled, their in-app messages deleted, the raw payloads of their orders
+    and watch/course progress emptied, the account id of their orders blanked, the provider's
+    last error of their messages cleared, and the store's webhook deliveries that name their
+    email (or their platform id) emptied. Orders, their lines and what was recommended stay (as
+    anonymous sales and measurements)."""
     store = get_store(event.store)
     with transaction.atomic():
         customers = Customer.objects.for_store(store).filter(email=event.email)
         if event.external_id:
             customers = customers | Customer.objects.for_store(store).filter(external_id=event.external_id)
         found = list(customers.select_for_update())
+        ids = {event.external_id or ""} | {customer.external_id for customer in found}
         for customer in found:
             CustomerConsent.objects.filter(customer=customer).delete()
-            Order.objects.for_store(store).filter(customer=customer).update(raw={})
+            Order.objects.for_store(store).filter(customer=customer).update(raw={}, account_id="")
+            Consumption.objects.for_store(store).filter(customer=customer).update(raw={})
+            InAppMessage.objects.for_store(store).filter(customer=customer).delete()
+            ScheduledMessage.objects.for_store(store).filter(customer=customer).exclude(last_error="").update(
+                last_error=""
+            )
             customer.email = f"redacted-{customer.pk}@redacted.invalid"
             for name in ("external_id", "first_name", "last_name", "phone", "locale", "country", "timezone"):
                 setattr(customer, name, "")
@@ -245,8 +264,20 @@ def redact_customer(event: CustomerRedactEvent) -> str:
                 partial(consent_withdrawn.send, Customer, customer=customer, channel="all", source="redact"),
                 robust=True,
             )
-        WebhookDelivery.objects.for_store(store).filter(body__icontains=event.email).update(body="{}", headers={})
+        named = Q(body__icontains=event.email)
+        for platform_id in sorted(ids - {""}):
+            named |= _names_json_value(platform_id)
+        WebhookDelivery.objects.for_store(store).filter(named).update(body="{}", headers={})
     return f"redacted {len(found)}"
+
+
+def _names_json_value(value: str) -> Q:
+    """Bodies holding ``value`` as a JSON string or number (``"123"``, ``: 123,``, ``:123}``...)."""
+    q = Q(body__contains=f'"{value}"')
+    for before in (":", ": "):
+        for after in (",", "}", "]", "\n"):
+            q |= Q(body__contains=f"{before}{value}{after}")
+    return q
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,51 @@ def test_a_redact_erases_the_customer_and_their_payloads(
 # --- deliveries: processed once, failures kept, replay, admin retry -----------------------------
 
 
+def test_a_redact_also_erases_progress_in_app_messages_account_ids_errors_and_id_only_payloads(
+    store: Store, record: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from crosssell_plugin.models import Consumption, InAppMessage, ScheduledMessage
+    from tests.followups_support import enable_default_path
+
+    enable_default_path(store)  # so that the purchase plans follow-ups
+    ann = CustomerData(email="ann@example.com", external_id="7001", first_name="Ann")
+    order = record(purchase_event("r-3", customer=ann))
+    Order.objects.filter(pk=order.pk).update(account_id="42")
+    other = record(purchase_event("r-4", customer=CustomerData(email="bob@example.com", external_id="7002")))
+    customer_pk = order.customer_id
+    item = Item.objects.for_store(store).get(external_id="film-1")
+    Consumption.objects.create(
+        store=store, customer_id=customer_pk, item=item, progress=Decimal("0.5"), last_event_at=AT, raw={"n": "Ann"}
+    )
+    InAppMessage.objects.create(store=store, customer_id=customer_pk, title="Hello Ann", body="For you, Ann")
+    ScheduledMessage.objects.for_store(store).filter(customer_id=customer_pk).update(
+        last_error="550 no mailbox ann@example.com"
+    )
+
+    def delivery(n: int, body: str) -> WebhookDelivery:
+        return WebhookDelivery.objects.create(
+            store=store, platform="custom", topic="t", delivery_id=f"id-{n}", body_sha256="0" * 64, body=body
+        )
+
+    by_id = delivery(1, '{"customer": {"id": 7001, "email": null}}')
+    by_id_string = delivery(2, '{"customer_id": "7001"}')
+    someone_else = delivery(3, '{"customer": {"id": 7002}, "total": 70010}')
+    with django_capture_on_commit_callbacks(execute=True):
+        assert record_event(CustomerRedactEvent(STORE_REF, "ann@example.com", AT)) == "redacted 1"
+
+    assert Consumption.objects.get(customer_id=customer_pk).raw == {}
+    assert not InAppMessage.objects.filter(customer_id=customer_pk).exists()
+    errors = list(ScheduledMessage.objects.filter(customer_id=customer_pk).values_list("last_error", flat=True))
+    assert errors and set(errors) == {""}
+    assert Order.objects.get(pk=order.pk).account_id == ""
+    assert [WebhookDelivery.objects.get(pk=d.pk).body for d in (by_id, by_id_string, someone_else)] == [
+        "{}",
+        "{}",
+        '{"customer": {"id": 7002}, "total": 70010}',
+    ]
+    assert Order.objects.get(pk=other.pk).raw != {}  # another customer's order keeps its payload
+
+
 def _delivery(client: Client, store: Store, name: str = "event_checkout_session_completed") -> WebhookDelivery:
     body = body_of(name)
     url = reverse("crosssell:webhook", args=["stripe", store.external_id])
