@@ -3,6 +3,7 @@ and looking a row up by its external id."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -83,6 +84,21 @@ class StoreAutoSchema(AutoSchema):
     def get_auth(self) -> list[dict[str, list[str]]]:
         auths = super().get_auth()
         return [*auths, {}] if {} not in auths else auths
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        """drf-spectacular 0.30 wraps a blank-allowed string with a pattern as ``oneOf: [the
+        string, {"maxLength": 0}]``; where the pattern itself admits the empty string (ours only
+        forbid NUL), "" matches both and so violates ``oneOf``: keep the one schema instead."""
+        super()._insert_field_validators(field, schema)
+        one_of = schema.get("oneOf")
+        if not (isinstance(one_of, list) and len(one_of) == 2 and one_of[1] == {"type": "string", "maxLength": 0}):
+            return
+        inner = one_of[0]
+        pattern = inner.get("pattern")
+        if "format" in inner or inner.get("minLength") or pattern is None or re.search(pattern, "") is None:
+            return
+        del schema["oneOf"]
+        schema.update(inner)
 
 
 class StoreAPIView(APIView):
