@@ -526,6 +526,35 @@ def is_placeholder(email: str) -> bool:
     return email.lower().endswith("@" + PLACEHOLDER_DOMAIN)
 
 
+def buyer_data(
+    *,
+    email: str,
+    customer_id: str,
+    order_id: str,
+    consents: tuple[Consent, ...],
+    first_name: str = "",
+    last_name: str = "",
+    locale: str = "",
+    phone: str = "",
+) -> CustomerData:
+    """A Shopify buyer as the core's customer. Without an email (Shopify redacts it for apps
+    without protected-data access) the buyer gets :func:`placeholder_email` and loses email
+    consent: never emailed, but still recommended to on the shop's pages. Webhook bodies and the
+    sync's GraphQL orders both go through here."""
+    if not email:
+        email = placeholder_email(customer_id=customer_id, order_id=order_id)
+        consents = tuple(c for c in consents if c.channel != "email")
+    return CustomerData(
+        email=email,
+        external_id=customer_id,
+        first_name=first_name,
+        last_name=last_name,
+        locale=locale,
+        phone=phone,
+        consents=consents,
+    )
+
+
 def _buyer(order: _Fields, order_id: str, placed: datetime) -> CustomerData:
     customer = order.obj("customer")
     if customer is None:
@@ -535,20 +564,15 @@ def _buyer(order: _Fields, order_id: str, placed: datetime) -> CustomerData:
             locale=order.text("customer_locale"),
             phone=order.text("phone"),
         )
-    customer_id = customer.id("id", required=False)
-    email = customer.text("email") or order.text("email") or order.text("contact_email")
-    consents = _consents(customer, placed)
-    if not email:
-        email = placeholder_email(customer_id=customer_id, order_id=order_id)
-        consents = tuple(c for c in consents if c.channel != "email")
-    return CustomerData(
-        email=email,
-        external_id=customer_id,
+    return buyer_data(
+        email=customer.text("email") or order.text("email") or order.text("contact_email"),
+        customer_id=customer.id("id", required=False),
+        order_id=order_id,
+        consents=_consents(customer, placed),
         first_name=customer.text("first_name"),
         last_name=customer.text("last_name"),
         locale=order.text("customer_locale"),
         phone=customer.text("phone") or order.text("phone"),
-        consents=consents,
     )
 
 

@@ -48,6 +48,7 @@ from .payloads import (
     _amount,
     _consent,
     _Fields,
+    buyer_data,
     collection_tag,
     kind_of,
     placeholder_email,
@@ -479,8 +480,6 @@ def _buyer(order: _Fields, order_id: str, placed: datetime) -> CustomerData:
             locale=order.text("customerLocale"),
             phone=order.text("phone"),
         )
-    customer_id = gid_number(customer.data.get("id"), customer.at("id"))
-    email = customer.text("email") or order.text("email")
     consents = tuple(
         found
         for found in (
@@ -489,17 +488,15 @@ def _buyer(order: _Fields, order_id: str, placed: datetime) -> CustomerData:
         )
         if found is not None
     )
-    if not email:
-        email = placeholder_email(customer_id=customer_id, order_id=order_id)
-        consents = tuple(c for c in consents if c.channel != "email")
-    return CustomerData(
-        email=email,
-        external_id=customer_id,
+    return buyer_data(
+        email=customer.text("email") or order.text("email"),
+        customer_id=gid_number(customer.data.get("id"), customer.at("id")),
+        order_id=order_id,
+        consents=consents,
         first_name=customer.text("firstName"),
         last_name=customer.text("lastName"),
         locale=order.text("customerLocale"),
         phone=customer.text("phone") or order.text("phone"),
-        consents=consents,
     )
 
 
