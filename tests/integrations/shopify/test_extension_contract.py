@@ -215,7 +215,8 @@ def test_the_requests_contract_js_builds_are_valid(method: str) -> None:
 
 
 def _jsx(folder: str) -> str:
-    return (EXTENSIONS / folder / BLOCKS[folder][0]).read_text()
+    """A block's JSX: its entry and the rendering both blocks share (shared/Block.jsx)."""
+    return (EXTENSIONS / folder / BLOCKS[folder][0]).read_text() + (EXTENSIONS / "shared" / "Block.jsx").read_text()
 
 
 def fields_read(source: str) -> dict[str, set[str]]:
