@@ -162,25 +162,14 @@ def build_preview(step: Step, order: Order) -> dict[str, Any]:
     from ..channels import PermanentSendError, get_channel
     from ..followups.dispatch import rerank
     from ..followups.guards import blocking_reason
-    from ..followups.planning import idempotency_key
+    from ..followups.proofs import message_for
 
-    store, customer = step.path.store, order.customer
-    order.store = customer.store = store
-    message = ScheduledMessage(
-        store=store,
-        customer=customer,
-        order=order,
-        path=step.path,
-        step=step,
-        idempotency_key=idempotency_key(customer.pk, order.pk, step.pk),
-        channel=step.channel,
-        due_at=order.placed_at + step.delay,
-    )
+    message = message_for(step, order)
     notes = []
     reason = blocking_reason(message)
     if reason:
         notes.append(f"Sent now, this follow-up would be skipped: {reason}.")
-    elif not customer.has_marketing_consent("email"):
+    elif not message.customer.has_marketing_consent("email"):
         notes.append("This customer has not consented to marketing email: no email would be sent to them.")
     if step.channel != "email":
         notes.append(f"This step is sent on the {step.get_channel_display()} channel; this is its email version.")
