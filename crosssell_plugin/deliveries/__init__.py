@@ -21,9 +21,9 @@ from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import jsonbody
-from .conf import crosssell_settings
-from .events import (
+from .. import jsonbody
+from ..conf import crosssell_settings
+from ..events import (
     CancelEvent,
     CatalogChangeEvent,
     ConsentEvent,
@@ -33,10 +33,10 @@ from .events import (
     RefundEvent,
     StoreRef,
 )
-from .exceptions import CrossSellError, InvalidEvent, PlatformAPIError
-from .ingest import get_store, record_catalog_item, record_consumption, record_purchase, record_refund, upsert_customer
-from .ingest.recording import cancel_refund_id
-from .models import (
+from ..exceptions import CrossSellError, InvalidEvent, PlatformAPIError
+from ..ingest import get_store, record_catalog_item, record_consumption, record_purchase, record_refund, upsert_customer
+from ..ingest.recording import cancel_refund_id
+from ..models import (
     Consumption,
     Customer,
     CustomerConsent,
@@ -47,8 +47,8 @@ from .models import (
     Store,
     WebhookDelivery,
 )
-from .platforms import Event, InboundDelivery, RetryLater, get_platform
-from .signals import consent_withdrawn
+from ..platforms import Event, InboundDelivery, RetryLater, get_platform
+from ..signals import consent_withdrawn
 
 logger = logging.getLogger(__name__)
 
