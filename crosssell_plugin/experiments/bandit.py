@@ -116,7 +116,8 @@ def _posterior(arms: Sequence[ArmStats], draws: int, rng: np.random.Generator, r
         return rates
     if reward != "revenue":
         raise ValueError(f'reward must be "conversion" or "revenue", got {reward!r}')
-    return rates * _order_value_draws(arms, draws, rng)
+    revenue: npt.NDArray[np.float64] = rates * _order_value_draws(arms, draws, rng)
+    return revenue
 
 
 def _order_value_draws(arms: Sequence[ArmStats], draws: int, rng: np.random.Generator) -> npt.NDArray:
@@ -139,9 +140,11 @@ def _order_value_draws(arms: Sequence[ArmStats], draws: int, rng: np.random.Gene
     beta = beta0 + ss / 2.0 + kappa0 * k * (mean - mu0) ** 2 / (2.0 * kappa)
     scale = np.sqrt(beta / (alpha * kappa))
     t = rng.standard_t(2.0 * alpha, size=(draws, len(arms)))
-    return np.maximum(mu + scale * t, 0.0)
+    values: npt.NDArray[np.float64] = np.maximum(mu + scale * t, 0.0)
+    return values
 
 
 def _argmax_random_ties(samples: npt.NDArray, rng: np.random.Generator) -> npt.NDArray[np.intp]:
     best = samples == samples.max(axis=1, keepdims=True)
-    return np.argmax(best * rng.random(samples.shape), axis=1)
+    winners: npt.NDArray[np.intp] = np.argmax(best * rng.random(samples.shape), axis=1)
+    return winners

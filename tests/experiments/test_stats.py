@@ -150,7 +150,11 @@ def test_ratio_of_means_compares_revenue_per_order() -> None:
 def test_ratio_of_means_is_undefined_when_a_resample_has_no_denominator() -> None:
     with pytest.raises(UndefinedUpliftError, match="denominators sum to 0"):
         bootstrap_ci(
-            [0.0, 40.0], [0.0, 30.0], statistic="ratio_of_means", treatment_denominator=[0, 1], control_denominator=[0, 1]
+            [0.0, 40.0],
+            [0.0, 30.0],
+            statistic="ratio_of_means",
+            treatment_denominator=[0, 1],
+            control_denominator=[0, 1],
         )
 
 
@@ -246,7 +250,9 @@ def interval(est: str, low: str, high: str, kind: str = "relative", n: int = 500
 def test_verdict_sentences() -> None:
     positive = verdict(interval("0.041", "0.012", "0.070"))
     assert positive.code == "positive"
-    assert positive.sentence == "Cross-sell is adding about 4.1 % to average order value (95 % interval 1.2 % to 7.0 %)."
+    assert positive.sentence == (
+        "Cross-sell is adding about 4.1 % to average order value (95 % interval 1.2 % to 7.0 %)."
+    )
     negative = verdict(interval("-0.030", "-0.051", "-0.009"))
     assert negative.code == "negative"
     assert negative.sentence == (
