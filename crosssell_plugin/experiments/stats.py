@@ -134,14 +134,10 @@ def bootstrap_ci(
     low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
     method = f"percentile bootstrap ({statistic}, {resamples} resamples)"
     kind: Kind = "relative" if relative else "absolute"
-    return _interval(
-        estimate, min(low, estimate), max(high, estimate), len(t), len(c), method, confidence, kind
-    )
+    return _interval(estimate, min(low, estimate), max(high, estimate), len(t), len(c), method, confidence, kind)
 
 
-def proportion_ci(
-    successes_t: int, n_t: int, successes_c: int, n_c: int, confidence: float = 0.95
-) -> Interval:
+def proportion_ci(successes_t: int, n_t: int, successes_c: int, n_c: int, confidence: float = 0.95) -> Interval:
     """Difference of two rates (treatment - control) with Newcombe's hybrid score interval.
 
     Each group's Wilson score interval (no continuity correction) is combined as in Newcombe
@@ -186,9 +182,7 @@ def incremental_revenue(
     if n < 0:
         raise ValueError(f"n_treatment must not be negative, got {n}")
     estimate, low, high, method = _welch(t, c, confidence)
-    return _interval(
-        estimate * n, low * n, high * n, len(t), len(c), f"{method} x {n} treated", confidence, "absolute"
-    )
+    return _interval(estimate * n, low * n, high * n, len(t), len(c), f"{method} x {n} treated", confidence, "absolute")
 
 
 def verdict(
@@ -210,13 +204,13 @@ def verdict(
     """
     if min_per_arm < 1:
         raise ValueError(f"min_per_arm must be at least 1, got {min_per_arm}")
-    if interval is None and (n_t is None or n_c is None):
+    if interval is not None:
+        n_t = interval.n_treatment if n_t is None else n_t
+        n_c = interval.n_control if n_c is None else n_c
+    if n_t is None or n_c is None:
         raise ValueError("verdict without an interval needs n_t and n_c")
-    n_t = interval.n_treatment if n_t is None and interval else n_t
-    n_c = interval.n_control if n_c is None and interval else n_c
-    assert n_t is not None and n_c is not None  # noqa: S101 (narrowed above)
-    if interval is None or min(n_t, n_c) < min_per_arm:
-        have = min(n_t, n_c)
+    have = min(n_t, n_c)
+    if interval is None or have < min_per_arm:
         return Verdict(
             "not_enough_data", f"Not enough data yet: {have} of the {min_per_arm} customers per group needed."
         )
