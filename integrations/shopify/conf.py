@@ -74,6 +74,11 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "REFRESH_MARGIN_SECONDS": (300, "An expiring access token is refreshed when it has less than this left."),
     "SESSION_TOKEN_LEEWAY_SECONDS": (10, "Clock skew allowed on a session token's exp and nbf."),
     "TIMEOUT_SECONDS": (15, "How long a token request to Shopify may take before it fails."),
+    "SYNC_ON_INSTALL": (
+        True,
+        "Enqueue crosssell.shopify.sync_shop when a shop installs the app, so its first full import of "
+        "products and orders starts by itself (not while a sync of that shop is running). False = sync by hand.",
+    ),
 }
 OPTION_DEFAULTS: dict[str, Any] = {key: default for key, (default, _) in OPTIONS.items()}
 
@@ -172,6 +177,10 @@ def _string(value: Any) -> str | None:
     return None if isinstance(value, str) else f"must be a string, got {type(value).__name__}"
 
 
+def _bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be True or False, got {value!r}"
+
+
 def _int_between(low: int, high: int) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -190,6 +199,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "APP_URL": _url,
     "AFTER_INSTALL_URL": _url,
     "DEFAULT_CURRENCY": _currency,
+    "SYNC_ON_INSTALL": _bool,
     **{key: _int_between(low, high) for key, (low, high) in _INT_RANGES.items()},
 }
 

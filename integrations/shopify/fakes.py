@@ -7,7 +7,9 @@ Shopify during the demo, for any ``*.myshopify.com`` shop (read from the ``Host`
   offline token pair when the client id and secret are the app's and the code is one
   :meth:`FakeShopify.authorize` handed out (each used once); ``invalid_grant`` otherwise;
 * ``POST /admin/api/<version>/graphql.json`` with the token: the offer-code lookup
-  (``codeDiscountNodeByCode``: the codes created so far) and ``discountCodeBasicCreate``.
+  (``codeDiscountNodeByCode``: the codes created so far) and ``discountCodeBasicCreate``; and the
+  sync's queries (:mod:`.sync`), which the sync an install starts asks: the shop's details (in
+  USD, UTC), no products and no orders (the demo records its own).
 
 :func:`routed_to` sends every request the ``requests`` library makes to a ``*.myshopify.com`` host
 to the fake instead, for as long as the ``with`` block lasts (the demo's HTTP calls are made by
@@ -34,6 +36,22 @@ SHOP_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 COST = {
     "requestedQueryCost": 1,
     "throttleStatus": {"maximumAvailable": 2000, "currentlyAvailable": 1999, "restoreRate": 100},
+}
+
+_EMPTY_PAGE = {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+#: the sync's GraphQL operations -> the data of their answer, for a shop
+SYNC_ANSWERS: dict[str, Any] = {
+    "CrosssellSyncShop": lambda shop: {
+        "shop": {
+            "name": shop.removesuffix(".myshopify.com"),
+            "currencyCode": "USD",
+            "ianaTimezone": "UTC",
+            "primaryDomain": {"url": f"https://{shop}"},
+        }
+    },
+    "CrosssellSyncProductsCount": lambda shop: {"productsCount": {"count": 0}},
+    "CrosssellSyncProducts": lambda shop: {"products": _EMPTY_PAGE},
+    "CrosssellSyncOrders": lambda shop: {"orders": _EMPTY_PAGE},
 }
 
 
@@ -126,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
                 state.discounts[(shop, str(discount.get("code")))] = node
             payload = {"codeDiscountNode": node, "userErrors": []}
             self._send(200, {"data": {"discountCodeBasicCreate": payload}, "extensions": {"cost": COST}})
+        elif operation in SYNC_ANSWERS:
+            self._send(200, {"data": SYNC_ANSWERS[operation](shop), "extensions": {"cost": COST}})
         else:
             self._send(200, {"errors": [{"message": f"The fake Shopify does not answer {operation or 'this'}."}]})
 

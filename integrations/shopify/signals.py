@@ -1,5 +1,6 @@
 """Signals of a shop's lifecycle, for the parts that act on it (webhook subscriptions, catalogue sync,
-follow-up schedules). Both are sent after the transaction commits, with ``send_robust``: a failing
+follow-up schedules); the receivers connected here start a shop's sync when it installs and cancel its
+follow-ups when it uninstalls. Both are sent after the transaction commits, with ``send_robust``: a failing
 receiver is logged and undoes nothing."""
 
 import logging
@@ -34,3 +35,25 @@ def cancel_followups_of_uninstalled_shop(sender: Any, shop: Any, **kwargs: Any) 
 
 
 shop_uninstalled.connect(cancel_followups_of_uninstalled_shop, dispatch_uid="crosssell_shopify_cancel_followups")
+
+
+def sync_installed_shop(sender: Any, shop: Any, **kwargs: Any) -> bool:
+    """``shop_installed``: enqueue ``crosssell.shopify.sync_shop`` for the shop (its first full
+    import, or what changed while it was away), unless ``SYNC_ON_INSTALL`` is off or a sync of it
+    is running (the task also checks, under its claim). True when enqueued. A broker that is down
+    drops it with a warning: ``manage.py crosssell_sync --store shopify:<shop>`` runs it by hand."""
+    from crosssell_plugin.queueing import Drop, enqueue
+
+    from . import conf, sync_state
+    from .tasks import sync_shop
+
+    if not conf.options()["SYNC_ON_INSTALL"]:
+        return False
+    if sync_state.is_running(shop):
+        logger.info("Shopify shop %s installed while a sync of it runs: no second sync", shop.domain)
+        return False
+    enqueue(sync_shop, shop.pk, fallback=Drop(f"run manage.py crosssell_sync --store shopify:{shop.domain}"))
+    return True
+
+
+shop_installed.connect(sync_installed_shop, dispatch_uid="crosssell_shopify_sync_on_install")

@@ -10,8 +10,11 @@ Beat schedule (``CELERY_BEAT_SCHEDULE``)::
         "kwargs": {"hours": 6},  # orders updated in the last 6 hours
     },
 
-``crosssell.shopify.sync_shop`` is enqueued per shop (after an install, or by hand:
-``sync_shop.delay(shop_pk)``); a nightly run of it for every shop is optional.
+``crosssell.shopify.sync_shop`` is enqueued per shop when it installs the app (the receiver of
+``shop_installed`` in :mod:`.signals`, unless ``SYNC_ON_INSTALL`` is off), or by hand
+(``sync_shop.delay(shop_pk)``); a nightly run of it for every shop is optional. A run holds the
+shop's sync claim (:func:`.sync_state.claim`) while it works: a second run of the same shop that
+starts meanwhile does nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from crosssell_plugin.exceptions import InvalidEvent
 from crosssell_plugin.ingest import record_purchase, sync_catalog
 from crosssell_plugin.platforms import Unreadable
 
-from . import sync
+from . import sync, sync_state
 from .models import ShopifyShop
 
 logger = logging.getLogger(__name__)
@@ -132,12 +135,20 @@ def run_sync(shop: ShopifyShop, *, catalog: bool = True, orders: bool = True) ->
     max_retries=MAX_RETRIES,
 )
 def sync_shop(shop_pk: int, catalog: bool = True, orders: bool = True) -> dict[str, str]:
-    """Sync one installed shop (catalogue, then orders since its last sync)."""
+    """Sync one installed shop (catalogue, then orders since its last sync), unless a sync of it
+    is running already (then ``{"skipped": ...}``)."""
     shop = ShopifyShop.objects.installed().select_related("store").filter(pk=shop_pk).first()
     if shop is None:
         logger.info("Shopify shop %s is not installed: nothing to sync", shop_pk)
         return {}
-    return run_sync(shop, catalog=catalog, orders=orders)
+    claimed_at = timezone.now()
+    if not sync_state.claim(shop, claimed_at):
+        logger.info("Shopify shop %s is being synced already: this run does nothing", shop.domain)
+        return {"skipped": "a sync of this shop is running"}
+    try:
+        return run_sync(shop, catalog=catalog, orders=orders)
+    finally:
+        sync_state.release(shop, claimed_at)
 
 
 @shared_task(

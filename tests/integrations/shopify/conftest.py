@@ -120,3 +120,18 @@ def installed(shopify_app: Any, clock: Any, db: Any) -> ShopifyShop:
 
 def store_of(domain: str) -> Store:
     return Store.objects.get(platform="shopify", external_id=domain)
+
+
+def serve_first_sync(rsps: responses.RequestsMock, domain: str = DOMAIN) -> None:
+    """Shopify's answers to the first full sync an install starts (``SYNC_ON_INSTALL``): the shop,
+    its product count, two pages of products, two pages of orders (the ``graphql_sync_*`` fixtures)."""
+    endpoint = f"https://{domain}/admin/api/2026-07/graphql.json"
+    for name in (
+        "graphql_sync_shop",
+        "graphql_sync_products_count",
+        "graphql_sync_products_page1",
+        "graphql_sync_products_page2",
+        "graphql_sync_orders_page1",
+        "graphql_sync_orders_page2",
+    ):
+        rsps.post(endpoint, json=fixture(name))

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from crosssell_plugin.models import Store
+from crosssell_plugin.models import Item, Order, Store
 from integrations.shopify import auth
 from integrations.shopify.models import ShopifyInstallState, ShopifyShop
 from integrations.shopify.signals import shop_installed
@@ -30,6 +30,7 @@ from .conftest import (
     T0,
     app_options,
     fixture,
+    serve_first_sync,
     signed,
     store_of,
     token_url,
@@ -142,15 +143,26 @@ def test_a_good_callback_exchanges_the_code_and_records_the_install(
     try:
         state = start_install(client)
         fake_code_exchange(shopify_http)
+        serve_first_sync(shopify_http)
         with django_capture_on_commit_callbacks(execute=True):
             response = client.get(CALLBACK, callback_query(state))
     finally:
         shop_installed.disconnect(dispatch_uid="test-install")
     assert response.status_code == 302
     assert response["Location"] == f"https://{DOMAIN}/admin/apps/{API_KEY}"
-    assert len(shopify_http.calls) == 1
+    assert shopify_http.calls[0].request.url == token_url()
+    assert len(shopify_http.calls) == 7  # the code exchange, then the first sync (eager Celery)
+    imported = set(Item.objects.filter(store=store_of(DOMAIN)).values_list("external_id", flat=True))
+    assert {"9120001", "9120002", "9120003"} <= imported  # the catalogue, read by the sync
+    assert Order.objects.filter(store=store_of(DOMAIN)).count() == 3
     store = store_of(DOMAIN)
-    assert (store.name, store.currency, store.timezone, store.is_active) == ("films-on-demand", "USD", "UTC", True)
+    # the Store started with the install defaults and took the shop's details from the first sync
+    assert (store.name, store.currency, store.timezone, store.is_active) == (
+        "Films on Demand",
+        "EUR",
+        "Europe/Amsterdam",
+        True,
+    )
     shop = ShopifyShop.objects.get(store=store)
     granted = fixture("token_offline_expiring")
     assert shop.domain == DOMAIN and shop.is_installed

@@ -27,6 +27,7 @@ from .conftest import (
     app_options,
     fixture,
     install_shop,
+    serve_first_sync,
     session_token,
     store_of,
     token_url,
@@ -89,9 +90,11 @@ def test_a_session_token_is_exchanged_for_an_expiring_offline_token(
             )
         ],
     )
+    serve_first_sync(shopify_http)
     with django_capture_on_commit_callbacks(execute=True):
         shop = installs.install_with_session_token(token)
-    assert len(shopify_http.calls) == 1
+    assert shopify_http.calls[0].request.url == token_url()
+    assert len(shopify_http.calls) == 7  # the token exchange, then the first sync the install starts
     assert shop.domain == DOMAIN and shop.store == store_of(DOMAIN)
     assert shop.access_token == GRANTED["access_token"] and shop.access_token_expires_at == T0 + timedelta(hours=1)
 
