@@ -294,6 +294,14 @@ SETTINGS: dict[str, Setting] = {
         validate=_fraction,
         hint='Use a fraction such as "CONSUMPTION_COMPLETE_AT": 0.9 (90 % watched).',
     ),
+    "HOLDOUT_SHARE": Setting(
+        default=0.1,
+        doc="Share of a store's customers (0-0.5) in its holdout: no block, no message, no offer, so that the "
+        "uplift is measured against them. Read when the store's holdout experiment is created (with its first "
+        "purchase); change it later on that experiment's arms in the admin. 0 = no holdout.",
+        validate=_number_between(0, 0.5),
+        hint='Use a fraction between 0 and 0.5 such as "HOLDOUT_SHARE": 0.1 (10 % held out).',
+    ),
     "MODEL_CHECK_SECONDS": Setting(
         default=30,
         doc="How often (seconds) each process checks which trained model version is active for a store "

@@ -24,12 +24,26 @@ STORE_REF = StoreRef("custom", "test-store")
 
 
 @pytest.fixture(autouse=True)
+def _no_holdout_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No customer is held out unless a test asks for a holdout (``CROSSSELL["HOLDOUT_SHARE"]`` or
+    a store's experiment): the product's default (10 %) with a random salt per store would make
+    blocks and messages come and go in tests that replace ``CROSSSELL`` with their own dict."""
+    from dataclasses import replace
+
+    from crosssell_plugin import conf
+
+    monkeypatch.setitem(conf.SETTINGS, "HOLDOUT_SHARE", replace(conf.SETTINGS["HOLDOUT_SHARE"], default=0.0))
+
+
+@pytest.fixture(autouse=True)
 def _no_remembered_stores_or_models() -> Iterator[None]:
     """Each test starts without the Stores and models a process remembers (``store_of``,
     ``get_model``): another test's rows, rolled back, are not this test's."""
     from crosssell_plugin import recommend
+    from crosssell_plugin.experiments import assignment
 
     recommend.clear_cache()
+    assignment.clear_cache()
     yield
 
 

@@ -11,12 +11,15 @@ import tempfile
 from pathlib import Path
 
 from shop.settings import *  # noqa: F403
-from shop.settings import DATABASES, INSTALLED_APPS
+from shop.settings import CROSSSELL, DATABASES, INSTALLED_APPS
 
 _TMP = Path(os.environ.get("CROSSSELL_TEST_TMP", tempfile.gettempdir())) / "crosssell-tests"
 _TMP.mkdir(parents=True, exist_ok=True)
 
 DEBUG = False
+# No holdout unless a test sets one on its store's experiment (tests/experiments/): a suite whose
+# customers were held out by a random salt would see blocks and messages come and go.
+CROSSSELL = {**CROSSSELL, "HOLDOUT_SHARE": 0}
 INSTALLED_APPS = [*INSTALLED_APPS, "integrations.stripe", "integrations.shopify"]  # their tests (the demo has neither)
 MEDIA_ROOT = _TMP / "media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -44,7 +44,9 @@ def plan(
     """The step's first ``limit`` recommendations and their (unsaved) impressions."""
     limit = message.step.limit
     shown = list(recommendations[:limit] if limit else recommendations)
-    impressions = serve.plan(message.store, shown, placement, order=message.order, customer=message.customer)
+    impressions = serve.plan(
+        message.store, shown, placement, order=message.order, customer=message.customer, variant=message.variant
+    )
     return shown, impressions
 
 
@@ -79,6 +81,12 @@ def offer_of(step: Step) -> dict[str, str] | None:
     return {"code": step.offer_code, "percent": _percent(step.offer_percent)}
 
 
+def message_offer(message: ScheduledMessage) -> dict[str, str] | None:
+    """The offer of ``message``: its step's (:func:`offer_of`), unless the message was planned
+    without one (an experiment arm without offers)."""
+    return offer_of(message.step) if message.with_offer else None
+
+
 def _percent(value: Decimal | None) -> str:
     if value is None:
         return ""
@@ -90,7 +98,8 @@ def base_context(message: ScheduledMessage) -> dict[str, Any]:
     return {
         "store": message.store.name,
         "first_name": message.customer.first_name,
-        "offer": offer_of(message.step),
+        "offer": message_offer(message),
+        "variant": message.variant,
     }
 
 

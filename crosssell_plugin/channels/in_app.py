@@ -20,6 +20,7 @@ from django.template.loader import select_template
 from ..models import InAppMessage
 from ..surfaces import serve
 from .base import Outgoing, PermanentSendError, SendResult
+from .content import base_context
 
 if TYPE_CHECKING:
     from ..models import ScheduledMessage
@@ -27,21 +28,7 @@ if TYPE_CHECKING:
 
 
 def _context(message: ScheduledMessage, shown: Sequence[Recommendation]) -> dict[str, Any]:
-    step = message.step
-    offer = {"code": step.offer_code, "percent": _percent(step.offer_percent)} if step.offer_code else None
-    return {
-        "store": message.store.name,
-        "first_name": message.customer.first_name,
-        "offer": offer,
-        "recommendations": shown,
-    }
-
-
-def _percent(value: Any) -> str:
-    if value is None:
-        return ""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return {**base_context(message), "recommendations": shown}
 
 
 def _title(message: ScheduledMessage, context: dict[str, Any]) -> str:
@@ -60,7 +47,9 @@ class InAppChannel:
 
     def build(self, message: ScheduledMessage, recommendations: Sequence[Recommendation]) -> Outgoing:
         shown = list(recommendations[: message.step.limit] if message.step.limit else recommendations)
-        impressions = serve.plan(message.store, shown, self.name, order=message.order, customer=message.customer)
+        impressions = serve.plan(
+            message.store, shown, self.name, order=message.order, customer=message.customer, variant=message.variant
+        )
         context = _context(message, shown)
         names = [f"crosssell/in_app/{message.step.template}.txt", "crosssell/in_app/default.txt"]
         body = select_template(names).render(context).strip()

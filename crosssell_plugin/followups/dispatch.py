@@ -72,6 +72,7 @@ from .guards import Facts, blocking_reason, postponed_until, read_facts
 from .timing import customer_zone, out_of_quiet_hours
 
 if TYPE_CHECKING:
+    from ..experiments.assignment import Treatment
     from ..surfaces.serve import CustomerHistory, SharedReads
 
 logger = logging.getLogger(__name__)
@@ -275,7 +276,8 @@ class _Run:
                 return self._outcome("postponed", finish(message, self.token, **back_to_planned(due_at=later)))
         if reason is None:
             history = self.histories.get((message.store_id, message.customer_id))
-            recommendations = rerank(message, channel or "", history, self.reads.get(message.store_id))
+            arm = self.facts.treatments.get(message.customer_id) if self.facts is not None else None
+            recommendations = rerank(message, channel or "", history, self.reads.get(message.store_id), arm)
             if not recommendations:
                 reason = "nothing left to recommend"
         if reason is not None or channel is None:
@@ -373,11 +375,13 @@ def rerank(
     placement: str,
     history: CustomerHistory | None = None,
     reads: SharedReads | None = None,
+    arm: Treatment | None = None,
 ) -> list[Any]:
     """The recommendations of ``message`` computed now, without anything the customer bought since.
 
     ``history``: the customer's purchases and consumption read with the chunk's (else read here);
-    ``reads``: the items and pair counts the chunk's earlier messages read.
+    ``reads``: the items and pair counts the chunk's earlier messages read; ``arm``: the
+    customer's experiment arms read with the chunk's (else read here).
     """
     from ..surfaces import serve
 
@@ -385,9 +389,11 @@ def rerank(
     if history is None:
         history = serve.histories(message.store_id, [message.customer_id])[message.customer_id]
     if step.delay <= ORDER_CONTEXT:
-        recs = serve.for_order_from(message.order, history, limit=step.limit, placement=placement, reads=reads)
+        recs = serve.for_order_from(message.order, history, limit=step.limit, placement=placement, reads=reads, arm=arm)
     else:
-        recs = serve.for_customer_from(message.customer, history, limit=step.limit, placement=placement, reads=reads)
+        recs = serve.for_customer_from(
+            message.customer, history, limit=step.limit, placement=placement, reads=reads, arm=arm
+        )
     if step.skip_if_bought:
         since = history.bought_since(message.order.placed_at)
         recs = [rec for rec in recs if rec.item.pk not in since]

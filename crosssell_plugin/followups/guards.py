@@ -1,7 +1,8 @@
 """The guards of a follow-up, and the receivers that cancel pending ones.
 
 At send time (:func:`blocking_reason`, checked by the dispatcher for every claimed message, in
-this order): the customer unsubscribed; the triggering order was refunded (steps with
+this order): the customer is in the holdout of a running experiment (planned before it); the
+customer unsubscribed; the triggering order was refunded (steps with
 ``skip_if_refunded``); the customer converted since (steps with ``cancel_on_conversion``); no
 marketing consent on the channel (transactional-only customers get nothing). Quiet hours and the
 frequency cap do not skip: they postpone (:func:`postponed_until`).
@@ -33,6 +34,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from ..conf import crosssell_settings, followup_delay
+from ..experiments.assignment import Treatment, treatment_for, treatments_for
 from ..models import Conversion, CustomerConsent, Order, ScheduledMessage
 from .timing import customer_zone, out_of_quiet_hours
 
@@ -60,6 +62,8 @@ class Facts:
     converted: dict[int, datetime] = field(default_factory=dict)
     #: customers whose ``sent`` was used already (their next message counts afresh)
     counted: set[int] = field(default_factory=set)
+    #: customer pk -> what their experiment arms give them (read, or assigned, for the chunk)
+    treatments: dict[int, Treatment] = field(default_factory=dict)
 
     def has_consent(self, customer: Any, channel: str) -> bool:
         """As ``Customer.has_marketing_consent``, from the consents read for the chunk."""
@@ -87,6 +91,7 @@ def read_facts(messages: Sequence[ScheduledMessage], now: datetime) -> Facts:
     since = now - timedelta(days=crosssell_settings.FREQUENCY_WINDOW_DAYS)
     conversions = {m.store_id for m in messages if m.step.cancel_on_conversion}
     for store_id, customers in by_store.items():
+        facts.treatments.update(treatments_for(store_id, sorted(customers)))
         facts.sent.update((pk, []) for pk in customers)
         sent = (
             ScheduledMessage.objects.for_store(store_id)
@@ -111,6 +116,9 @@ def read_facts(messages: Sequence[ScheduledMessage], now: datetime) -> Facts:
 def blocking_reason(message: ScheduledMessage, facts: Facts | None = None) -> str | None:
     """Why ``message`` must not be sent at all (a reason to record), or None."""
     customer, step, order = message.customer, message.step, message.order
+    arm = facts.treatments.get(customer.pk) if facts is not None else None
+    if (arm or treatment_for(message.store, customer)).held_out:
+        return "customer is in the holdout"
     if customer.unsubscribed_at is not None:
         return "customer unsubscribed"
     if step.skip_if_refunded and order.status != Order.Status.PLACED:

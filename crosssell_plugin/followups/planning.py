@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..conf import followup_delay
+from ..experiments.assignment import Treatment
 from ..models import Order, OrderLine, Path, ScheduledMessage, Step
 from .timing import customer_zone, out_of_quiet_hours
 
@@ -113,15 +114,31 @@ def snapshot(order: Order, limit: int) -> list[dict[str, Any]]:
     ]
 
 
+def _treatment(order: Order) -> Treatment:
+    from ..surfaces.serve import treatment
+
+    return treatment(order.store, order.customer, order=order)
+
+
+def _scaled(delay: timedelta, scale: Decimal) -> timedelta:
+    """A step's delay under an experiment arm's cadence factor (1 = as designed)."""
+    return delay if scale == 1 else timedelta(seconds=delay.total_seconds() * float(scale))
+
+
 def plan_order(order: Order) -> list[ScheduledMessage]:
     """Plan the follow-ups of ``order`` (idempotent); returns the rows planned by this call's plan
-    (already planned ones included, as they would be; only new ones are written)."""
+    (already planned ones included, as they would be; only new ones are written). Nothing for a
+    customer in the holdout; a customer's experiment arms may set the channel, scale the delays,
+    leave the offers out and name the copy variant."""
     steps_by_path: dict[int, list[Step]] = {}
     # one query; ordered by path pk, not by the models' default (which joins the store for its name)
     enabled = Step.objects.filter(path__store_id=order.store_id, path__enabled=True).select_related("path")
     for step in enabled.order_by("path_id", "position"):
         steps_by_path.setdefault(step.path_id, []).append(step)
     if not steps_by_path:
+        return []
+    arm = _treatment(order)
+    if arm.held_out:  # the holdout gets no follow-up at all
         return []
     paths: Sequence[Path] = [steps[0].path for steps in steps_by_path.values()]
     needs_lines = any(p.item_kinds or p.categories for p in paths)
@@ -131,7 +148,10 @@ def plan_order(order: Order) -> list[ScheduledMessage]:
     customer = order.customer
     zone = customer_zone(customer, order.store)
     candidates = [step for path in matching for step in steps_by_path[path.pk]]
-    steps = union((out_of_quiet_hours(order.placed_at + followup_delay(step.delay), zone), step) for step in candidates)
+    steps = union(
+        (out_of_quiet_hours(order.placed_at + followup_delay(_scaled(step.delay, arm.delay_scale)), zone), step)
+        for step in candidates
+    )
     if not steps:
         return []
     recs = snapshot(order, max(step.limit for _, step in steps))
@@ -143,9 +163,11 @@ def plan_order(order: Order) -> list[ScheduledMessage]:
             path_id=step.path_id,
             step=step,
             idempotency_key=idempotency_key(order.customer_id, order.pk, step.pk),
-            channel=step.channel,
+            channel=arm.channel or step.channel,
             due_at=due,
             recommendation_snapshot=recs[: step.limit],
+            variant=arm.variant,
+            with_offer=arm.offers,
         )
         for due, step in steps
     ]

@@ -4,6 +4,9 @@
 its transaction has committed; the core's one receiver (:mod:`crosssell_plugin.receivers`) runs
 :func:`after_purchase`, which takes these steps in this order:
 
+0. **assignment**: the customer assigned to the store's running experiments (the store's holdout
+   created with its first purchase; :func:`crosssell_plugin.experiments.assignment.assign`), the
+   order as the trigger, so that what follows knows whether they are held out;
 1. **pair counts**: enqueue ``crosssell.update_pair_counts`` (the order's item pairs, counted
    between two trainings);
 2. **recommendations ahead**: enqueue ``crosssell.compute_ahead`` (the order's recommendations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from ..experiments.assignment import assign as assign_experiments
 from ..followups.planning import plan_followups
 from ..models import Order
 from ..queueing import Drop, enqueue
@@ -43,6 +47,11 @@ logger = logging.getLogger(__name__)
 PAIR_COUNTS_FALLBACK = Drop("the next training learns this order's pairs")
 #: without a broker, the thank-you page computes the order's block itself
 AHEAD_FALLBACK = Drop("the thank-you page computes the block when it is shown")
+
+
+def assign(order: Order) -> None:
+    """Step 0: the customer's arms in the store's experiments."""
+    assign_experiments(order)
 
 
 def count_pairs(order: Order) -> None:
@@ -67,6 +76,7 @@ def plan(order: Order) -> None:
 
 #: the steps of :func:`after_purchase`, in order, with what the log says when one fails
 PURCHASE_STEPS: tuple[tuple[str, Callable[[Order], None]], ...] = (
+    ("assign the customer to the experiments", assign),
     ("enqueue the pair counts", count_pairs),
     ("enqueue the recommendations", compute_ahead),
     ("attribute", attribute),

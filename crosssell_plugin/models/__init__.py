@@ -3,6 +3,7 @@
 from .api import ApiKey
 from .catalog import Item
 from .customer import Customer, CustomerConsent
+from .experiment import HOLDOUT_LAYER, Arm, Assignment, Experiment
 from .followup import ChannelChoice, InAppMessage, Path, ScheduledMessage, Step
 from .order import Consumption, Order, OrderLine, Refund
 from .recommendation import ModelVersion, PairCount, PairCountedOrder
@@ -11,13 +12,17 @@ from .tracking import Click, Conversion, Impression
 from .webhooks import WebhookDelivery
 
 __all__ = [
+    "HOLDOUT_LAYER",
     "ApiKey",
+    "Arm",
+    "Assignment",
     "ChannelChoice",
     "Click",
     "Consumption",
     "Conversion",
     "Customer",
     "CustomerConsent",
+    "Experiment",
     "Impression",
     "InAppMessage",
     "Item",

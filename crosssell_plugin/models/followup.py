@@ -140,6 +140,12 @@ class ScheduledMessage(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
     #: the recommendations as planned (item pks, scores, reasons); re-ranked at send time
     recommendation_snapshot = models.JSONField(default=list, blank=True)
+    variant = models.CharField(
+        max_length=50, blank=True, help_text="The experiment arm's copy variant; recorded on its impressions."
+    )
+    with_offer = models.BooleanField(
+        default=True, help_text="Include the step's offer (off for an experiment arm without offers)."
+    )
     #: what was sent: item pks, in order
     sent_items = models.JSONField(default=list, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -14,12 +14,13 @@ a :class:`Click`. A later order of the same customer that contains the item, wit
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
-from .base import StoreScopedQuerySet
+from .base import StoreScopedQuerySet, currency_field, money_field
 from .catalog import Item
 from .customer import Customer
 from .order import Order
@@ -113,6 +114,10 @@ class Conversion(models.Model):
     impression = models.ForeignKey(Impression, on_delete=models.CASCADE, related_name="conversions")
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="conversions")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="conversions")
+    amount = money_field(
+        default=Decimal(0), help_text="What the order paid for the recommended item (its lines), before refunds."
+    )
+    currency = currency_field(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ImpressionScopedQuerySet.as_manager()

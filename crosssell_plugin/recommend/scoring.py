@@ -27,9 +27,15 @@ SPARE = 4
 # --- public API ---------------------------------------------------------------------------
 
 
-def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
-    """What to show after ``order``: triggered by its first line, informed by the customer's past."""
-    return for_order_from(order, _history(order.store, order.customer_id), limit=limit, placement=placement)
+def for_order(
+    order: Order, limit: int = 4, placement: str = "thank_you", *, strategy: str = "model"
+) -> list[Recommendation]:
+    """What to show after ``order``: triggered by its first line, informed by the customer's past.
+    ``strategy`` "popular" (an experiment arm) skips the model: the store's popular items, filled
+    by the same rules."""
+    return for_order_from(
+        order, _history(order.store, order.customer_id), limit=limit, placement=placement, strategy=strategy
+    )
 
 
 def for_order_from(
@@ -39,6 +45,7 @@ def for_order_from(
     placement: str = "thank_you",
     *,
     reads: SharedReads | None = None,
+    strategy: str = "model",
 ) -> list[Recommendation]:
     """:func:`for_order` from the customer's history read beforehand (:func:`customer_histories`,
     one read for many customers): the same recommendations, without reading the history again.
@@ -54,13 +61,28 @@ def for_order_from(
     merged, times = [pk for _, pk in timed], [when.timestamp() for when, _ in timed]
     owned = {pk for _, _, pk in bought} | finished | set(lines)
     return _recommend(
-        store, Task.POST_PURCHASE, trigger, None, merged, owned, limit, placement, reads=reads, history_times=times
+        store,
+        Task.POST_PURCHASE,
+        trigger,
+        None,
+        merged,
+        owned,
+        limit,
+        placement,
+        reads=reads,
+        history_times=times,
+        strategy=strategy,
     )
 
 
-def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
-    """What the customer may buy next, from everything they bought and watched."""
-    return for_customer_from(customer, _history(customer.store, customer.pk), limit=limit, placement=placement)
+def for_customer(
+    customer: Customer, limit: int = 4, placement: str = "", *, strategy: str = "model"
+) -> list[Recommendation]:
+    """What the customer may buy next, from everything they bought and watched (``strategy`` as
+    for :func:`for_order`)."""
+    return for_customer_from(
+        customer, _history(customer.store, customer.pk), limit=limit, placement=placement, strategy=strategy
+    )
 
 
 def for_customer_from(
@@ -70,6 +92,7 @@ def for_customer_from(
     placement: str = "",
     *,
     reads: SharedReads | None = None,
+    strategy: str = "model",
 ) -> list[Recommendation]:
     """:func:`for_customer` from the customer's history read beforehand (:func:`customer_histories`);
     ``reads`` as for :func:`for_order_from`."""
@@ -88,12 +111,13 @@ def for_customer_from(
         placement,
         reads=reads,
         history_times=[when.timestamp() for when, _ in timed],
+        strategy=strategy,
     )
 
 
-def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommendation]:
-    """What goes with ``item``, for anyone (an item page, a guest)."""
-    return _recommend(item.store, Task.ITEM_TO_ITEM, item.pk, item.kind, [], set(), limit, placement)
+def for_item(item: Item, limit: int = 4, placement: str = "", *, strategy: str = "model") -> list[Recommendation]:
+    """What goes with ``item``, for anyone (an item page, a guest); ``strategy`` as for :func:`for_order`."""
+    return _recommend(item.store, Task.ITEM_TO_ITEM, item.pk, item.kind, [], set(), limit, placement, strategy=strategy)
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -111,6 +135,7 @@ def _recommend(
     *,
     reads: SharedReads | None = None,
     history_times: Sequence[float] | None = None,
+    strategy: str = "model",
 ) -> list[Recommendation]:
     """``trigger`` is an Item pk; ``trigger_kind`` its kind, looked up only if needed when None;
     ``history``: item pks, oldest first, with their unix times in ``history_times`` (one time per
@@ -121,8 +146,9 @@ def _recommend(
     entry = _entry(store)
     loaded, catalog = entry.loaded, entry.catalog
     rules = rules_for(store)
-    if loaded is None or catalog is None:  # cold start: no trained model yet
-        return _filled(store, entry, [], blocked, limit, task, placement, rules, reads=reads)
+    if loaded is None or catalog is None or strategy == "popular":  # cold start (no trained model yet), or asked
+        kind = trigger_kind if strategy == "popular" else None
+        return _filled(store, entry, [], blocked, limit, task, placement, rules, kind=kind, reads=reads)
     index = loaded.index
     trigger_idx = index.get(trigger) if trigger is not None else None
     known = [(n, index[pk]) for n, pk in enumerate(history) if pk in index]

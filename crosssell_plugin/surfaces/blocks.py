@@ -160,7 +160,7 @@ def _render(
             placement,
             order=computed.order,
             customer=computed.customer,
-            variant=variant,
+            variant=variant or None,  # none named: the customer's experiment arm's
         )
         html = _html(computed.recommendations, impressions, placement, heading, request, variant)
         if key:

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import recommend, tracking
-from ..models import Customer, Impression, Item, Order, Store
+from ..experiments import assignment as experiments
+from ..experiments.assignment import Treatment
+from ..models import Arm, Customer, Impression, Item, Order, Store
 from ..recommend import CustomerHistory, Recommendation, SharedReads
 
 __all__ = [
@@ -42,25 +44,47 @@ __all__ = [
     "store_of",
     "summary",
     "token_and_link",
+    "treatment",
 ]
 
 # --- getting recommendations ----------------------------------------------------------------
 
 
+def treatment(store: Store, customer: Customer | None, *, order: Order | None = None) -> Treatment:
+    """What ``customer`` gets from the store's experiments (assigned now if they have not met one):
+    the holdout gets nothing on any surface; an arm may change the strategy or the copy variant."""
+    return experiments.treatment_for(store, customer, order=order)
+
+
 def for_order(order: Order, limit: int = 4, placement: str = "thank_you") -> list[Recommendation]:
     """What to show after ``order``: what was computed ahead when the purchase was recorded (by the
-    same model version, within ``BLOCK_CACHE_SECONDS``), else computed now."""
+    same model version, within ``BLOCK_CACHE_SECONDS``), else computed now. Nothing for a customer
+    in the holdout."""
+    arm = treatment(order.store, order.customer, order=order)
+    if arm.held_out:
+        return []
+    if arm.strategy != Arm.Strategy.MODEL:
+        return recommend.for_order(order, limit=limit, placement=placement, strategy=arm.strategy)
     return recommend.for_order_ahead(order, limit=limit, placement=placement)
 
 
 def for_customer(customer: Customer, limit: int = 4, placement: str = "") -> list[Recommendation]:
-    """What ``customer`` may buy next, from everything they bought and watched."""
-    return recommend.for_customer(customer, limit=limit, placement=placement)
+    """What ``customer`` may buy next, from everything they bought and watched (nothing for the holdout)."""
+    arm = treatment(customer.store, customer)
+    if arm.held_out:
+        return []
+    return recommend.for_customer(customer, limit=limit, placement=placement, strategy=arm.strategy)
 
 
-def for_item(item: Item, limit: int = 4, placement: str = "") -> list[Recommendation]:
-    """What goes with ``item``, for anyone (an item page, a guest)."""
-    return recommend.for_item(item, limit=limit, placement=placement)
+def for_item(
+    item: Item, limit: int = 4, placement: str = "", *, customer: Customer | None = None
+) -> list[Recommendation]:
+    """What goes with ``item``: for anyone (an item page, a guest), or for ``customer`` when the
+    caller knows who is looking (nothing for the holdout)."""
+    arm = treatment(item.store, customer)
+    if arm.held_out:
+        return []
+    return recommend.for_item(item, limit=limit, placement=placement, strategy=arm.strategy)
 
 
 def histories(store: Store | int, customer_ids: Iterable[int]) -> dict[int, CustomerHistory]:
@@ -81,9 +105,16 @@ def for_order_from(
     placement: str = "thank_you",
     *,
     reads: SharedReads | None = None,
+    arm: Treatment | None = None,
 ) -> list[Recommendation]:
-    """What to show after ``order`` now, from the customer's history read beforehand (a message)."""
-    return recommend.for_order_from(order, history, limit=limit, placement=placement, reads=reads)
+    """What to show after ``order`` now, from the customer's history read beforehand (a message);
+    nothing for the holdout. ``arm``: the customer's experiment arms read beforehand (else read here)."""
+    arm = arm or treatment(order.store, order.customer, order=order)
+    if arm.held_out:
+        return []
+    return recommend.for_order_from(
+        order, history, limit=limit, placement=placement, reads=reads, strategy=arm.strategy
+    )
 
 
 def for_customer_from(
@@ -93,20 +124,38 @@ def for_customer_from(
     placement: str = "",
     *,
     reads: SharedReads | None = None,
+    arm: Treatment | None = None,
 ) -> list[Recommendation]:
-    """What ``customer`` may buy next, from their history read beforehand (a message)."""
-    return recommend.for_customer_from(customer, history, limit=limit, placement=placement, reads=reads)
+    """What ``customer`` may buy next, from their history read beforehand (a message); nothing for
+    the holdout; ``arm`` as for :func:`for_order_from`."""
+    arm = arm or treatment(customer.store, customer)
+    if arm.held_out:
+        return []
+    return recommend.for_customer_from(
+        customer, history, limit=limit, placement=placement, reads=reads, strategy=arm.strategy
+    )
 
 
 def compute_ahead(order: Order) -> list[Recommendation]:
     """Compute ``order``'s recommendations now and keep them for its thank-you page and its messages
-    (the ``crosssell.compute_ahead`` task, when the purchase is recorded)."""
+    (the ``crosssell.compute_ahead`` task, when the purchase is recorded). Nothing for the holdout;
+    an arm with another strategy than the model's computes its recommendations when they are shown."""
+    arm = treatment(order.store, order.customer, order=order)
+    if arm.held_out or arm.strategy != Arm.Strategy.MODEL:
+        return []
     return recommend.compute_ahead(order)
 
 
 def summary(order: Order, limit: int = 4) -> list[tuple[int, float, list[str]]]:
     """(item pk, score, reason texts) of ``order``'s first recommendations, for a record of what was
-    recommended (a planned follow-up's snapshot), from what was computed ahead when there is one."""
+    recommended (a planned follow-up's snapshot), from what was computed ahead when there is one.
+    Nothing for the holdout."""
+    arm = treatment(order.store, order.customer, order=order)
+    if arm.held_out:
+        return []
+    if arm.strategy != Arm.Strategy.MODEL:
+        recs = recommend.for_order(order, limit=limit, strategy=arm.strategy)
+        return [(r.item.pk, r.score, list(r.reason_texts)) for r in recs]
     return recommend.summary_ahead(order, limit=limit)
 
 
@@ -125,6 +174,12 @@ def model_version(store: Store) -> int:
 # --- logging what is shown ------------------------------------------------------------------
 
 
+def _variant_of(store: Store, customer: Customer | None) -> str:
+    """The copy variant of the customer's arms, recorded on impressions when the caller names none
+    (``variant=None``; "" records none)."""
+    return treatment(store, customer).variant if customer is not None else ""
+
+
 def show(
     store: Store,
     recommendations: Sequence[Recommendation],
@@ -132,10 +187,11 @@ def show(
     *,
     order: Order | None = None,
     customer: Customer | None = None,
-    variant: str = "",
+    variant: str | None = None,
 ) -> list[Impression]:
     """The impressions of recommendations shown now (a page, an API answer), in rank order, each
     with its random key (so its link can be made); written off the request."""
+    variant = _variant_of(store, customer) if variant is None else variant
     return tracking.log_impressions(store, recommendations, placement, order=order, customer=customer, variant=variant)
 
 
@@ -146,11 +202,12 @@ def plan(
     *,
     order: Order | None = None,
     customer: Customer | None = None,
-    variant: str = "",
+    variant: str | None = None,
 ) -> list[Impression]:
     """Unsaved impressions of recommendations that may be shown later (a block rendered ahead, a
     message being built, an API answer whose client reports what it showed): written by
     :func:`publish` (as :func:`pending_rows`) or :func:`record`, or from their tokens on a click."""
+    variant = _variant_of(store, customer) if variant is None else variant
     return tracking.plan_impressions(store, recommendations, placement, order=order, customer=customer, variant=variant)
 
 

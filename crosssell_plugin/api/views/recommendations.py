@@ -39,7 +39,12 @@ class _RecommendationView(StoreAPIView):
         (``record_impressions=false``) only planned, for the client to report with their tokens."""
         make = serve.show if query["record_impressions"] else serve.plan
         impressions = make(
-            self.store, recommendations, query["placement"], order=order, customer=customer, variant=query["variant"]
+            self.store,
+            recommendations,
+            query["placement"],
+            order=order,
+            customer=customer,
+            variant=query["variant"] or None,
         )
         results = []
         for rec, impression in zip(recommendations, impressions, strict=True):
