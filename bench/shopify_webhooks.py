@@ -261,20 +261,13 @@ def process_with_worker(expected: int, progress: Callable[[str], None]) -> tuple
 
 def run(deliveries: int, vendor: str) -> None:
     from celery import current_app
-    from django.conf import settings
-    from django.test import Client, override_settings
+    from django.test import Client
     from django.utils import timezone
 
     from crosssell_plugin.ingest import record_catalog_item
     from crosssell_plugin.models import Order, WebhookDelivery
     from integrations.shopify import payloads
-    from integrations.shopify.fakes import FakeShopify, routed_to
-    from integrations.shopify.management.commands.crosssell_shopify_demo import (
-        API_KEY,
-        API_SECRET,
-        APP_URL,
-        Command,
-    )
+    from integrations.shopify.management.commands.crosssell_shopify_demo import API_SECRET, Command, fake_app
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -287,18 +280,7 @@ def run(deliveries: int, vendor: str) -> None:
     placed = now.isoformat()
     total = WARMUP + deliveries
     bodies = [json.dumps(order_body(template, i, placed)).encode() for i in range(total)]
-    crosssell = dict(getattr(settings, "CROSSSELL", {}))
-    platforms = dict(crosssell.get("PLATFORMS", {}))
-    platforms["shopify"] = {"API_KEY": API_KEY, "API_SECRET": API_SECRET, "APP_URL": APP_URL}
-    with (
-        FakeShopify(API_KEY, API_SECRET) as fake,
-        routed_to(fake),
-        override_settings(
-            CROSSSELL={**crosssell, "PLATFORMS": platforms},
-            ROOT_URLCONF="bench.shopify_webhooks",
-            ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
-        ),
-    ):
+    with fake_app("bench.shopify_webhooks") as fake:
         client = Client()
         current_app.conf.task_always_eager = False  # the view publishes; the worker processes later
         shop = Command(stdout=sys.stdout).install(client, fake, SHOP)

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "bucket",
     "clear_cache",
     "ensure_holdout",
+    "has_variants",
     "pick",
     "running",
     "treatment_for",
@@ -59,7 +60,6 @@ class Treatment:
     delay_scale: Decimal = Decimal(1)
     offers: bool = True
     variant: str = ""
-    arm_ids: tuple[int, ...] = field(default=())
 
 
 #: everything (a guest, or a store without experiments)
@@ -148,11 +148,17 @@ def _read(store_id: int) -> tuple[_Running, ...]:
                 offers=arm.offers,
                 variant=arm.variant,
             )
-            for arm in sorted(experiment.arms.all(), key=lambda a: a.pk)
+            for arm in experiment.arms.all()  # by pk (Arm's ordering)
         )
         if any(arm.share > 0 for arm in arms):
             result.append(_Running(experiment.pk, experiment.layer, experiment.salt, arms))
-    return tuple(result)
+    return tuple(sorted(result, key=lambda e: e.layer != HOLDOUT_LAYER))  # stable: then by layer, pk
+
+
+def has_variants(store: Store | int) -> bool:
+    """Whether a running experiment other than the holdout could give a customer a copy variant
+    (no query once the running experiments are read)."""
+    return any(e.layer != HOLDOUT_LAYER for e in running(store))
 
 
 def running(store: Store | int) -> tuple[_Running, ...]:
@@ -164,7 +170,6 @@ def running(store: Store | int) -> tuple[_Running, ...]:
     if cached is not None and cached[0] > now:
         return cached[1]
     experiments = _read(store_id)
-    experiments = tuple(sorted(experiments, key=lambda e: (e.layer != HOLDOUT_LAYER, e.layer, e.pk)))
     with _lock:
         _cache[store_id] = (now + crosssell_settings.MODEL_CHECK_SECONDS, experiments)
     return experiments
@@ -197,7 +202,7 @@ def _combine(assigned: Sequence[tuple[_Running, _Arm]]) -> Treatment:
     that sets a choice (a strategy, a channel, a cadence, no offers, a copy variant) decides it."""
     arms = [arm for _, arm in assigned]
     if any(arm.holdout for arm in arms):
-        return Treatment(held_out=True, arm_ids=tuple(arm.pk for arm in arms))
+        return Treatment(held_out=True)
     strategy = next((a.strategy for a in arms if a.strategy != Arm.Strategy.MODEL), Arm.Strategy.MODEL)
     channel = next((a.channel for a in arms if a.channel), "")
     delay_scale = next((a.delay_scale for a in arms if a.delay_scale != 1), Decimal(1))
@@ -209,7 +214,6 @@ def _combine(assigned: Sequence[tuple[_Running, _Arm]]) -> Treatment:
         delay_scale=delay_scale,
         offers=offers,
         variant="+".join(variants)[:50],
-        arm_ids=tuple(arm.pk for arm in arms),
     )
 
 

@@ -103,14 +103,14 @@ def union(candidates: Iterable[tuple[datetime, Step]]) -> list[tuple[datetime, S
     return kept
 
 
-def snapshot(order: Order, limit: int) -> list[dict[str, Any]]:
+def snapshot(order: Order, limit: int, arm: Treatment | None = None) -> list[dict[str, Any]]:
     """The order's recommendations as planned: those computed ahead when the purchase was recorded
-    (no query), else computed now."""
+    (no query), else computed now; ``arm``: the customer's experiment arms, read by the caller."""
     from ..surfaces.serve import summary as summary_ahead
 
     return [
         {"item": pk, "score": round(float(score), 6), "reasons": texts}
-        for pk, score, texts in summary_ahead(order, limit)
+        for pk, score, texts in summary_ahead(order, limit, arm=arm)
     ]
 
 
@@ -154,7 +154,7 @@ def plan_order(order: Order) -> list[ScheduledMessage]:
     )
     if not steps:
         return []
-    recs = snapshot(order, max(step.limit for _, step in steps))
+    recs = snapshot(order, max(step.limit for _, step in steps), arm)
     rows = [
         ScheduledMessage(
             store_id=order.store_id,

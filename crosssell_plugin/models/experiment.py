@@ -197,10 +197,6 @@ class Arm(models.Model):
         return self.copy_variant or self.name
 
 
-class AssignmentQuerySet(StoreScopedQuerySet["Assignment"]):
-    pass
-
-
 class Assignment(models.Model):
     """A customer's arm in an experiment, recorded at the first assignment and never changed."""
 
@@ -218,7 +214,7 @@ class Assignment(models.Model):
     )
     assigned_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AssignmentQuerySet.as_manager()
+    objects = StoreScopedQuerySet.as_manager()
 
     class Meta:
         constraints = [

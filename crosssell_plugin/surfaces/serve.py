@@ -146,11 +146,11 @@ def compute_ahead(order: Order) -> list[Recommendation]:
     return recommend.compute_ahead(order)
 
 
-def summary(order: Order, limit: int = 4) -> list[tuple[int, float, list[str]]]:
+def summary(order: Order, limit: int = 4, *, arm: Treatment | None = None) -> list[tuple[int, float, list[str]]]:
     """(item pk, score, reason texts) of ``order``'s first recommendations, for a record of what was
     recommended (a planned follow-up's snapshot), from what was computed ahead when there is one.
-    Nothing for the holdout."""
-    arm = treatment(order.store, order.customer, order=order)
+    Nothing for the holdout; ``arm``: the customer's experiment arms read beforehand (else read here)."""
+    arm = arm or treatment(order.store, order.customer, order=order)
     if arm.held_out:
         return []
     if arm.strategy != Arm.Strategy.MODEL:
@@ -177,7 +177,9 @@ def model_version(store: Store) -> int:
 def _variant_of(store: Store, customer: Customer | None) -> str:
     """The copy variant of the customer's arms, recorded on impressions when the caller names none
     (``variant=None``; "" records none)."""
-    return treatment(store, customer).variant if customer is not None else ""
+    if customer is None or not experiments.has_variants(store):
+        return ""
+    return treatment(store, customer).variant
 
 
 def show(

@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,6 +51,28 @@ from ...webhooks import APP_STORE_KEY, body_signature
 API_KEY = "crosssell-demo-client-id-0000000000"
 API_SECRET = "shpss_crosssell_demo_secret_not_for_production"  # noqa: S105 (the fake's, published)
 APP_URL = "https://crosssell.example.com"
+
+
+@contextmanager
+def fake_app(root_urlconf: str) -> Iterator[FakeShopify]:
+    """A local fake Shopify that every ``*.myshopify.com`` request goes to, with the demo app's
+    credentials in ``CROSSSELL["PLATFORMS"]["shopify"]`` and ``root_urlconf`` serving the app's
+    URLs to Django's test client (the demo command; ``bench.shopify_webhooks``)."""
+    crosssell = dict(getattr(settings, "CROSSSELL", {}))
+    platforms = dict(crosssell.get("PLATFORMS", {}))
+    platforms["shopify"] = {"API_KEY": API_KEY, "API_SECRET": API_SECRET, "APP_URL": APP_URL}
+    with (
+        FakeShopify(API_KEY, API_SECRET) as fake,
+        routed_to(fake),
+        override_settings(
+            CROSSSELL={**crosssell, "PLATFORMS": platforms},
+            ROOT_URLCONF=root_urlconf,
+            ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
+        ),
+    ):
+        yield fake
+
+
 CUSTOMER_ID = 7001
 
 #: (product id, title, product type, price, handle)
@@ -132,18 +156,7 @@ class Command(BaseCommand):
             shop = normalize_shop_domain(options["shop"])
         except ValueError as err:
             raise CommandError(str(err)) from None
-        crosssell = dict(getattr(settings, "CROSSSELL", {}))
-        platforms = dict(crosssell.get("PLATFORMS", {}))
-        platforms["shopify"] = {"API_KEY": API_KEY, "API_SECRET": API_SECRET, "APP_URL": APP_URL}
-        with (
-            FakeShopify(API_KEY, API_SECRET) as fake,
-            routed_to(fake),
-            override_settings(
-                CROSSSELL={**crosssell, "PLATFORMS": platforms},
-                ROOT_URLCONF="integrations.shopify.demo_urls",
-                ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
-            ),
-        ):
+        with fake_app("integrations.shopify.demo_urls") as fake:
             self.stdout.write(f"Fake Shopify at {fake.base_url} (every *.myshopify.com request goes there)")
             client = Client()
             installed = self.install(client, fake, shop)
