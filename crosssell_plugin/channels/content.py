@@ -45,7 +45,13 @@ def plan(
     limit = message.step.limit
     shown = list(recommendations[:limit] if limit else recommendations)
     impressions = serve.plan(
-        message.store, shown, placement, order=message.order, customer=message.customer, variant=message.variant
+        message.store,
+        shown,
+        placement,
+        order=message.order,
+        customer=message.customer,
+        variant=message.variant,
+        message=message,
     )
     return shown, impressions
 

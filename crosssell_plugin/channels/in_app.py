@@ -19,6 +19,7 @@ from django.template.loader import select_template
 
 from ..models import InAppMessage
 from ..surfaces import serve
+from . import content
 from .base import Outgoing, PermanentSendError, SendResult
 from .content import base_context
 
@@ -46,10 +47,7 @@ class InAppChannel:
     name = "in_app"
 
     def build(self, message: ScheduledMessage, recommendations: Sequence[Recommendation]) -> Outgoing:
-        shown = list(recommendations[: message.step.limit] if message.step.limit else recommendations)
-        impressions = serve.plan(
-            message.store, shown, self.name, order=message.order, customer=message.customer, variant=message.variant
-        )
+        shown, impressions = content.plan(message, recommendations, placement=self.name)
         context = _context(message, shown)
         names = [f"crosssell/in_app/{message.step.template}.txt", "crosssell/in_app/default.txt"]
         body = select_template(names).render(context).strip()

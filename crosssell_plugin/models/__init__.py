@@ -5,6 +5,7 @@ from .catalog import Item
 from .customer import Customer, CustomerConsent
 from .experiment import HOLDOUT_LAYER, Arm, Assignment, Experiment
 from .followup import ChannelChoice, InAppMessage, Path, ScheduledMessage, Step
+from .metrics import ArmDay, PairStat, PlacementDay, RollupRun, StepDay
 from .order import Consumption, Order, OrderLine, Refund
 from .recommendation import ModelVersion, PairCount, PairCountedOrder
 from .store import Store
@@ -15,6 +16,7 @@ __all__ = [
     "HOLDOUT_LAYER",
     "ApiKey",
     "Arm",
+    "ArmDay",
     "Assignment",
     "ChannelChoice",
     "Click",
@@ -31,10 +33,14 @@ __all__ = [
     "OrderLine",
     "PairCount",
     "PairCountedOrder",
+    "PairStat",
     "Path",
+    "PlacementDay",
     "Refund",
+    "RollupRun",
     "ScheduledMessage",
     "Step",
+    "StepDay",
     "Store",
     "WebhookDelivery",
 ]

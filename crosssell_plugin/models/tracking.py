@@ -23,6 +23,7 @@ from django.utils import timezone
 from .base import StoreScopedQuerySet, currency_field, money_field
 from .catalog import Item
 from .customer import Customer
+from .followup import ScheduledMessage
 from .order import Order
 from .recommendation import ModelVersion
 from .store import Store
@@ -66,6 +67,14 @@ class Impression(models.Model):
         blank=True,
         default="",
         help_text="Which variant was shown (an A/B test arm named by the page or API caller); empty = none.",
+    )
+    message = models.ForeignKey(
+        ScheduledMessage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="impressions",
+        help_text="The follow-up message that showed it (email, SMS, in-app), if any.",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     key = models.UUIDField(

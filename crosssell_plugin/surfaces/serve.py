@@ -17,7 +17,7 @@ from typing import Any
 from .. import recommend, tracking
 from ..experiments import assignment as experiments
 from ..experiments.assignment import Treatment
-from ..models import Arm, Customer, Impression, Item, Order, Store
+from ..models import Arm, Customer, Impression, Item, Order, ScheduledMessage, Store
 from ..recommend import CustomerHistory, Recommendation, SharedReads
 
 __all__ = [
@@ -205,12 +205,15 @@ def plan(
     order: Order | None = None,
     customer: Customer | None = None,
     variant: str | None = None,
+    message: ScheduledMessage | None = None,
 ) -> list[Impression]:
     """Unsaved impressions of recommendations that may be shown later (a block rendered ahead, a
     message being built, an API answer whose client reports what it showed): written by
     :func:`publish` (as :func:`pending_rows`) or :func:`record`, or from their tokens on a click."""
     variant = _variant_of(store, customer) if variant is None else variant
-    return tracking.plan_impressions(store, recommendations, placement, order=order, customer=customer, variant=variant)
+    return tracking.plan_impressions(
+        store, recommendations, placement, order=order, customer=customer, variant=variant, message=message
+    )
 
 
 def pending_rows(impressions: Sequence[Impression]) -> list[dict[str, Any]]:

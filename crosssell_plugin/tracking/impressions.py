@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Customer, Impression, Item, ModelVersion, Order, Store
+from ..models import Customer, Impression, Item, ModelVersion, Order, ScheduledMessage, Store
 from .tokens import _optional, _payload, _positive
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def plan_impressions(
     order: Order | None = None,
     customer: Customer | None = None,
     variant: str = "",
+    message: ScheduledMessage | None = None,
 ) -> list[Impression]:
     """One unsaved Impression per recommendation, in rank order, each with its random key (so
     its link can be made now); write them with :func:`save_impressions` or :func:`log_impressions`."""
@@ -100,6 +101,7 @@ def plan_impressions(
             model_version_id=rec.model_version_pk,
             reason="\n".join(rec.reason_texts),
             variant=variant[:50],
+            message=message,
             created_at=now,
         )
         for rank, rec in enumerate(recommendations, start=1)
@@ -117,6 +119,7 @@ _FIELDS = (
     "model_version_id",
     "reason",
     "variant",
+    "message_id",
 )
 
 
@@ -127,14 +130,14 @@ def save_impressions(impressions: Sequence[Impression]) -> None:
         return
     try:
         Impression.objects.bulk_create(
-            list(impressions), update_conflicts=True, unique_fields=["key"], update_fields=["reason", "score"]
+            list(impressions), update_conflicts=True, unique_fields=["key"], update_fields=_UPDATED
         )
     except IntegrityError:  # an order, customer or model version deleted in the meantime
         for impression in impressions:
             try:
                 with transaction.atomic():
                     Impression.objects.bulk_create(
-                        [impression], update_conflicts=True, unique_fields=["key"], update_fields=["reason", "score"]
+                        [impression], update_conflicts=True, unique_fields=["key"], update_fields=_UPDATED
                     )
             except IntegrityError:
                 logger.warning("Impression %s of store %s could not be written", impression.key, impression.store_id)
@@ -148,6 +151,15 @@ def impression_row(impression: Impression) -> dict[str, Any]:
     return row
 
 
+#: what a second write of the same key refreshes
+_UPDATED = ["reason", "score", "message"]
+
+#: fields that rows queued by an earlier release may lack
+_ROW_DEFAULTS: dict[str, Any] = {"variant": "", "message_id": None}
+
+
 def impression_from_row(row: dict[str, Any]) -> Impression:
-    fields = {field: row.get(field, "") if field == "variant" else row[field] for field in _FIELDS}
+    fields = {
+        field: row.get(field, _ROW_DEFAULTS[field]) if field in _ROW_DEFAULTS else row[field] for field in _FIELDS
+    }
     return Impression(key=uuid.UUID(hex=row["key"]), created_at=datetime.fromisoformat(row["created_at"]), **fields)
