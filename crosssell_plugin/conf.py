@@ -302,6 +302,26 @@ SETTINGS: dict[str, Setting] = {
         validate=_number_between(0, 0.5),
         hint='Use a fraction between 0 and 0.5 such as "HOLDOUT_SHARE": 0.1 (10 % held out).',
     ),
+    "ROLLUP_REFUND_DAYS": Setting(
+        default=60,
+        doc="How long after a cohort's window closes the daily rollup still recomputes it, so that late "
+        "refunds are netted out; older days are final.",
+        validate=_int_between(0, 365),
+        hint='Use a number of days between 0 and 365 such as "ROLLUP_REFUND_DAYS": 60.',
+    ),
+    "ROLLUP_PAIR_DAYS": Setting(
+        default=90,
+        doc="The trailing window (days) of the dashboard's top recommended pairs.",
+        validate=_int_between(1, 365),
+        hint='Use a number of days between 1 and 365 such as "ROLLUP_PAIR_DAYS": 90.',
+    ),
+    "VERDICT_MIN_CUSTOMERS": Setting(
+        default=200,
+        doc="Customers needed in each of treatment and holdout before the dashboard gives a verdict on the "
+        "uplift; below it says \"not enough data yet\".",
+        validate=_int_between(2, 10_000_000),
+        hint='Use a whole number of customers such as "VERDICT_MIN_CUSTOMERS": 200.',
+    ),
     "MODEL_CHECK_SECONDS": Setting(
         default=30,
         doc="How often (seconds) each process checks which trained model version is active for a store "
