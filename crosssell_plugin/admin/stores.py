@@ -7,7 +7,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from ..models import (
     ApiKey,
@@ -26,6 +28,7 @@ class StoreAdmin(admin.ModelAdmin):
         "timezone",
         "is_active",
         "order_count",
+        "dashboard_link",
     ]
     list_filter = ["platform", "is_active", "currency"]
     search_fields = ["name", "external_id"]
@@ -51,6 +54,16 @@ class StoreAdmin(admin.ModelAdmin):
     @admin.display(description="Orders", ordering="order_count")
     def order_count(self, obj: Store) -> int:
         return obj.order_count  # type: ignore[attr-defined]
+
+    def get_urls(self) -> list[URLPattern]:
+        from .dashboard import admin_urls
+
+        return admin_urls(self) + super().get_urls()
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, obj: Store) -> str:
+        """A link to what cross-sell earned this store (crosssell_plugin.admin.dashboard)."""
+        return format_html('<a href="{}">Dashboard</a>', reverse("admin:crosssell_store_dashboard", args=[obj.pk]))
 
 
 @admin.register(ApiKey)

@@ -22,6 +22,8 @@ from celery.schedules import crontab
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *
 
+from integrations.oscar.dashboard_nav import NAVIGATION_ENTRY as _CROSSSELL_DASHBOARD_NAV
+
 from .addr import allowed_hosts, demo_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -130,6 +132,8 @@ OSCAR_SHOP_NAME = "Reel & Learn"
 OSCAR_SHOP_TAGLINE = "Films, courses and merch"
 OSCAR_DEFAULT_CURRENCY = "EUR"
 OSCAR_ALLOW_ANON_CHECKOUT = True
+# the cross-sell dashboard in Oscar's dashboard menu (its URLs are in shop/urls.py)
+OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, _CROSSSELL_DASHBOARD_NAV]
 OSCAR_INITIAL_ORDER_STATUS = "Pending"
 OSCAR_INITIAL_LINE_STATUS = "Pending"
 OSCAR_ORDER_STATUS_PIPELINE = {
@@ -177,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
     "crosssell-followups": {"task": "crosssell.dispatch_followups", "schedule": 30.0},
     # delete webhook deliveries past CROSSSELL["WEBHOOK_RETENTION_DAYS"] (their bodies hold customer data)
     "crosssell-purge-deliveries": {"task": "crosssell.purge_deliveries", "schedule": crontab(hour=4, minute=0)},
+    # the measurement's daily rollups of every active store, then the bandits' new shares
+    "crosssell-rollup": {"task": "crosssell.rollup_all_stores", "schedule": crontab(hour=2, minute=30)},
 }
 
 # --- the REST API's OpenAPI schema (crosssell's API views set their schema class themselves;

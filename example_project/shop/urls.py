@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("crosssell/", include("crosssell_plugin.urls")),
+    path("dashboard/crosssell/", include("integrations.oscar.dashboard_urls")),  # before Oscar's dashboard
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]
 if settings.DEBUG:
