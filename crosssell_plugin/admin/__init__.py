@@ -8,8 +8,9 @@ from .catalog import ConsumptionAdmin, ItemAdmin, OrderAdmin, OrderLineInline, R
 from .common import FullyReadOnlyMixin, RawPayloadMixin, ReadOnlyMixin
 from .customers import ConsentListFilter, CustomerAdmin, CustomerConsentInline
 from .deliveries import WebhookDeliveryAdmin
+from .experiments import ArmInline, AssignmentAdmin, ExperimentAdmin
 from .followups import PREVIEW_ORDER_CHOICES, PathAdmin, ScheduledMessageAdmin, StepAdmin, StepInline, build_preview
-from .forms import StoreForm
+from .forms import PathForm, StepForm, StoreForm, format_delay, parse_delay
 from .recommend import ModelVersionAdmin, PairCountAdmin
 from .stores import ApiKeyAdmin, StoreAdmin
 from .tracking import ClickAdmin, ConversionAdmin, ImpressionAdmin, ImpressionFactsMixin
@@ -17,12 +18,15 @@ from .tracking import ClickAdmin, ConversionAdmin, ImpressionAdmin, ImpressionFa
 __all__ = [
     "PREVIEW_ORDER_CHOICES",
     "ApiKeyAdmin",
+    "ArmInline",
+    "AssignmentAdmin",
     "ClickAdmin",
     "ConsentListFilter",
     "ConsumptionAdmin",
     "ConversionAdmin",
     "CustomerAdmin",
     "CustomerConsentInline",
+    "ExperimentAdmin",
     "FullyReadOnlyMixin",
     "ImpressionAdmin",
     "ImpressionFactsMixin",
@@ -32,15 +36,19 @@ __all__ = [
     "OrderLineInline",
     "PairCountAdmin",
     "PathAdmin",
+    "PathForm",
     "RawPayloadMixin",
     "ReadOnlyMixin",
     "RefundAdmin",
     "RefundInline",
     "ScheduledMessageAdmin",
     "StepAdmin",
+    "StepForm",
     "StepInline",
     "StoreAdmin",
     "StoreForm",
     "WebhookDeliveryAdmin",
     "build_preview",
+    "format_delay",
+    "parse_delay",
 ]

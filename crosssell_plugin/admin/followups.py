@@ -30,12 +30,14 @@ from ..models import (
     Store,
 )
 from .common import ReadOnlyMixin
+from .forms import PathForm, StepForm
 
 # --- follow-up paths ----------------------------------------------------------------------------
 
 
 class StepInline(admin.TabularInline):
     model = Step
+    form = StepForm
     extra = 0
     readonly_fields = ["email_preview"]
     fields = [
@@ -65,12 +67,34 @@ class StepInline(admin.TabularInline):
 
 @admin.register(Path)
 class PathAdmin(admin.ModelAdmin):
+    """A path with its trigger (kinds ticked, categories picked from the store's genres and tags)
+    and its steps (each delay written in words: "1 hour", "7 days")."""
+
+    form = PathForm
     list_display = ["name", "store", "enabled", "platform", "buyers", "step_count", "updated_at"]
     list_filter = ["enabled", "store", "buyers", "platform"]
     search_fields = ["name"]
     inlines = [StepInline]
     actions = ["pause", "resume", "send_steps_to_me"]
     readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["store", "name", "enabled"]}),
+        (
+            "Trigger",
+            {
+                "fields": [
+                    "platform",
+                    "item_kinds",
+                    "categories",
+                    "new_categories",
+                    ("min_order_value", "min_order_currency"),
+                    "buyers",
+                ],
+                "description": "Which purchases start this path: every condition that is set must hold.",
+            },
+        ),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Path]:
         return super().get_queryset(request).select_related("store").annotate(step_count=Count("steps"))

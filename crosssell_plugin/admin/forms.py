@@ -1,20 +1,30 @@
-"""The Store admin form: a store's own business rules as real fields (never raw JSON).
+"""Admin forms that a store owner fills in with words and choices, never raw JSON.
 
-Unticked "Own rules", the store follows the site's rules (``CROSSSELL["RULES"]`` and
-``CROSSSELL["MARGIN_WEIGHT"]``), which the fields show; ticked, the fields are saved as
-``Store.rules`` (every key, so a later change of the settings no longer reaches this store).
+The Store form: a store's own business rules as real fields. Unticked "Own rules", the store
+follows the site's rules (``CROSSSELL["RULES"]`` and ``CROSSSELL["MARGIN_WEIGHT"]``), which the
+fields show; ticked, the fields are saved as ``Store.rules`` (every key, so a later change of the
+settings no longer reaches this store).
+
+The Path and Step forms: a step's delay written as "24 hours" or "1 day 2 hours"
+(:func:`parse_delay`, :func:`format_delay`), a path's item kinds ticked and its categories picked
+from the genres and tags of the store's items (others typed, separated by commas).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.utils.dateparse import parse_duration
 
 from ..conf import STORE_RULE_KEYS, described, rules_problem
 from ..events import ItemKind
-from ..models import Item, Store
+from ..models import Item, Path, Step, Store
 from ..recommend.rules_config import effective_rules
 
 KINDS = [k.value for k in ItemKind]
@@ -184,3 +194,203 @@ class StoreForm(_KindCaps, forms.ModelForm):
         if missing:
             self.add_error("excluded_items", f"This store has no item with the id {', '.join(missing)}.")
         return sorted(found.values())
+
+
+# --- follow-up paths: delays in words, kinds and categories as choices ----------------------------
+
+#: the units a delay may be written in, with their spellings
+DELAY_UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "week": (7 * 86400, ("w", "wk", "wks", "week", "weeks")),
+    "day": (86400, ("d", "day", "days")),
+    "hour": (3600, ("h", "hr", "hrs", "hour", "hours")),
+    "minute": (60, ("m", "min", "mins", "minute", "minutes")),
+    "second": (1, ("s", "sec", "secs", "second", "seconds")),
+}
+_UNIT_SECONDS = {spelling: seconds for seconds, spellings in DELAY_UNITS.values() for spelling in spellings}
+_DELAY_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+_DELAY_FILLER = re.compile(r"[\s,]+|\band\b")
+#: the longest delay a step may have
+MAX_DELAY = timedelta(days=365)
+DELAY_FORMS = "“1 hour”, “24 hours”, “7 days”, “90 minutes” or “1 day 2 hours”"
+
+
+def parse_delay(text: str) -> timedelta:
+    """A delay written by a person ("1 hour", "24 hours", "7 days", "90 minutes", "1 day 2 hours",
+    "1 week", "0 minutes"; also Django's "1:00:00" and "7 days, 0:00:00") as a ``timedelta``.
+
+    Raises ``ValueError`` naming the accepted forms when the text is none of them.
+    """
+    cleaned = (text or "").strip().lower()
+    if not cleaned:
+        raise ValueError(f"Give a delay, for example {DELAY_FORMS}.")
+    if ":" in cleaned:
+        legacy = parse_duration(cleaned)
+        if legacy is None or legacy < timedelta(0):
+            raise ValueError(f"\u201c{text.strip()}\u201d is not a delay: write it as {DELAY_FORMS}.")
+        return _bounded(legacy, text)
+    parts = _DELAY_PART.findall(cleaned)
+    if not parts or _DELAY_FILLER.sub("", _DELAY_PART.sub("", cleaned)):
+        raise ValueError(
+            f"\u201c{text.strip()}\u201d is not a delay: write a number and a unit (minutes, hours, days or weeks), "
+            f"such as {DELAY_FORMS}."
+        )
+    seconds = Decimal(0)
+    for number, unit in parts:
+        if unit not in _UNIT_SECONDS:
+            raise ValueError(
+                f"\u201c{unit}\u201d is not a unit of time: use minutes, hours, days or weeks, such as {DELAY_FORMS}."
+            )
+        seconds += Decimal(number) * _UNIT_SECONDS[unit]
+    if seconds != seconds.to_integral_value():
+        raise ValueError(f"\u201c{text.strip()}\u201d is not a whole number of seconds: write it as {DELAY_FORMS}.")
+    return _bounded(timedelta(seconds=int(seconds)), text)
+
+
+def _bounded(delay: timedelta, text: str) -> timedelta:
+    if delay > MAX_DELAY:
+        raise ValueError(f"\u201c{text.strip()}\u201d is longer than a follow-up may wait (at most 365 days).")
+    return delay
+
+
+def format_delay(delay: timedelta) -> str:
+    """A delay as a person writes it, read back by :func:`parse_delay`: "1 hour", "7 days",
+    "1 day 2 hours", "1 hour 30 minutes"; "0 minutes" for none."""
+    total = int(delay.total_seconds())
+    if total <= 0:
+        return "0 minutes"
+    words = []
+    for name, (seconds, _) in list(DELAY_UNITS.items())[1:]:  # days, hours, minutes, seconds (no weeks)
+        count, total = divmod(total, seconds)
+        if count:
+            words.append(f"{count} {name}{'' if count == 1 else 's'}")
+    return " ".join(words)
+
+
+class DelayField(forms.Field):
+    """A step's delay as text ("24 hours"), saved as a ``timedelta``."""
+
+    widget = forms.TextInput(attrs={"size": 16, "placeholder": "24 hours"})
+    default_error_messages = {"invalid": "Not a delay."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", f"After the purchase, e.g. {DELAY_FORMS}.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return format_delay(value) if isinstance(value, timedelta) else value
+
+    def to_python(self, value: Any) -> timedelta | None:
+        if isinstance(value, timedelta):
+            return value
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_delay(str(value))
+        except ValueError as err:
+            raise forms.ValidationError(str(err), code="invalid") from err
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(data) != initial
+        except forms.ValidationError:
+            return True
+
+
+class StepForm(forms.ModelForm):
+    """A path's step, its delay written in words."""
+
+    delay = DelayField()
+
+    class Meta:
+        model = Step
+        fields = "__all__"
+
+
+#: how many of a store's genres and tags the path form offers (the most common first)
+MAX_CATEGORY_CHOICES = 300
+
+
+def store_categories(store: Store | int) -> list[str]:
+    """The genres and tags of ``store``'s items, the most common first (at most
+    ``MAX_CATEGORY_CHOICES``), one spelling per category (matching is case-insensitive)."""
+    counts: Counter[str] = Counter()
+    spelling: dict[str, str] = {}
+    for genres, tags in Item.objects.for_store(store).values_list("genres", "tags").iterator(chunk_size=2000):
+        for value in [*(genres if isinstance(genres, list) else []), *(tags if isinstance(tags, list) else [])]:
+            text = str(value).strip()
+            if text:
+                counts[text.casefold()] += 1
+                spelling.setdefault(text.casefold(), text)
+    return [spelling[key] for key, _ in counts.most_common(MAX_CATEGORY_CHOICES)]
+
+
+def _split_categories(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\n]+", text or "") if part.strip()]
+
+
+class PathForm(forms.ModelForm):
+    """A path: its trigger's item kinds and categories as choices, never raw JSON.
+
+    The categories offered are the genres and tags of the path's store's items; others (for items
+    to come) are typed in "Other categories", separated by commas. Both are saved as lists of
+    strings, as the planner reads them.
+    """
+
+    item_kinds = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Item kinds",
+        help_text="Only orders with an item of one of these kinds; none ticked = any kind.",
+    )
+    categories = forms.MultipleChoiceField(
+        required=False,
+        widget=FilteredSelectMultiple("categories", is_stacked=False),
+        label="Categories",
+        help_text="Only orders with an item in one of these genres or tags (case-insensitive); none = any. "
+        "The choices are the genres and tags of the store's items (save the path once to see a new store's).",
+    )
+    new_categories = forms.CharField(
+        required=False,
+        label="Other categories",
+        help_text="Genres or tags not in the list (for items to come), separated by commas.",
+    )
+
+    class Meta:
+        model = Path
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current_kinds = [str(k) for k in (self.instance.item_kinds or [])]
+        kinds = [(k, k.title()) for k in KINDS]
+        known = {k.casefold() for k in KINDS}
+        kinds += [(k, k) for k in current_kinds if k.casefold() not in known]  # kept, never dropped
+        self.fields["item_kinds"].choices = kinds
+        self.initial["item_kinds"] = [k.casefold() if k.casefold() in known else k for k in current_kinds]
+        store = self._store()
+        offered = store_categories(store) if store is not None else []
+        folded = {c.casefold() for c in offered}
+        current = [str(c) for c in (self.instance.categories or [])]
+        offered += [c for c in current if c.casefold() not in folded]
+        self.fields["categories"].choices = [(c, c) for c in offered]
+        by_fold = {c.casefold(): c for c in offered}
+        self.initial["categories"] = [by_fold[c.casefold()] for c in current]
+
+    def _store(self) -> int | None:
+        if self.instance.store_id:
+            return self.instance.store_id
+        wanted = self.data.get(self.add_prefix("store")) if self.is_bound else self.initial.get("store")
+        wanted = getattr(wanted, "pk", wanted)
+        return int(wanted) if str(wanted or "").isdigit() else None
+
+    def clean_new_categories(self) -> list[str]:
+        return _split_categories(self.cleaned_data.get("new_categories", ""))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        merged: dict[str, str] = {}
+        for category in [*data.get("categories", []), *data.get("new_categories", [])]:
+            merged.setdefault(category.casefold(), category)
+        data["categories"] = list(merged.values())
+        data["item_kinds"] = list(data.get("item_kinds", []))
+        return data

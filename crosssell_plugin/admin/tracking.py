@@ -14,6 +14,7 @@ from ..models import (
     Impression,
     Store,
 )
+from ..money import format_price
 from .common import FullyReadOnlyMixin
 
 
@@ -86,13 +87,21 @@ class ClickAdmin(ImpressionFactsMixin, FullyReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Conversion)
 class ConversionAdmin(ImpressionFactsMixin, FullyReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["created_at", "item", "order", "placement", "shown_at", "store"]
+    """An order that bought a recommended item: what it paid for it, and where it was shown."""
+
+    list_display = ["created_at", "item", "amount_display", "order", "placement", "shown_at", "store"]
     list_filter = ["impression__store", "impression__placement", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["item__title", "order__external_id", "order__customer__email"]
     date_hierarchy = "created_at"
     list_select_related = ["item", "order", "impression__store"]
+    readonly_fields = ["amount_display"]
     raw_id_fields = ["impression", "order", "item"]
     show_full_result_count = False
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj: Conversion) -> str:
+        """What the order paid for the item, in its currency (the order's, for a row without one)."""
+        return format_price(obj.amount, obj.currency or obj.order.currency)
 
     @admin.display(description="Shown on", ordering="impression__created_at")
     def shown_at(self, obj: Conversion) -> Any:
