@@ -72,7 +72,7 @@ def _number_between(low: float, high: float) -> Callable[[Any], str | None]:
 _RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
 
 
-def _rate(value: Any) -> str | None:
+def rate_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not _RATE.fullmatch(value):
         return f'must be a rate such as "600/min" (requests per s, min, hour or day), got {value!r}'
     return None
@@ -353,7 +353,7 @@ SETTINGS: dict[str, Setting] = {
         default="600/min",
         doc="Most requests one API key (or staff user) may make to the REST API (/crosssell/api/v1/) "
         'per period, as "number/period" (s, min, hour or day); more get a 429 with a Retry-After header.',
-        validate=_rate,
+        validate=rate_problem,
         hint='Use a rate such as "API_RATE": "600/min" (or "20/s", "10000/hour", "100000/day").',
     ),
     "BLOCK_CACHE_SECONDS": Setting(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from crosssell_plugin.conf import crosssell_settings
+from crosssell_plugin.conf import crosssell_settings, rate_problem
 from crosssell_plugin.exceptions import ConfigurationError
 from crosssell_plugin.money import is_currency
 
@@ -78,6 +78,11 @@ OPTIONS: dict[str, tuple[Any, str]] = {
         True,
         "Enqueue crosssell.shopify.sync_shop when a shop installs the app, so its first full import of "
         "products and orders starts by itself (not while a sync of that shop is running). False = sync by hand.",
+    ),
+    "STOREFRONT_RATE": (
+        "6000/min",
+        "Requests per shop to the UI extension endpoint and, separately, to the App Proxy, in a window "
+        '("6000/min", "100/s", "200000/hour"); past it the answer is 429 with Retry-After.',
     ),
 }
 OPTION_DEFAULTS: dict[str, Any] = {key: default for key, (default, _) in OPTIONS.items()}
@@ -200,6 +205,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "AFTER_INSTALL_URL": _url,
     "DEFAULT_CURRENCY": _currency,
     "SYNC_ON_INSTALL": _bool,
+    "STOREFRONT_RATE": rate_problem,
     **{key: _int_between(low, high) for key, (low, high) in _INT_RANGES.items()},
 }
 

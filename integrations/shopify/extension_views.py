@@ -60,7 +60,7 @@ from crosssell_plugin.models import Customer, Order, Store
 from crosssell_plugin.money import minor_units
 from crosssell_plugin.surfaces import serve
 
-from . import auth, conf, offers
+from . import auth, conf, offers, throttle
 from .client import ShopifyClient
 from .models import ShopifyShop
 
@@ -85,10 +85,27 @@ ANONYMOUS_WINDOW = timedelta(hours=2)
 class Refused(Exception):
     """An answer other than 200: its status and the ``detail`` the blocks log."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        #: seconds, for a 429
+        self.retry_after = retry_after
+
+
+def refused_answer(refused: Refused) -> HttpResponse:
+    """The JSON answer of a refusal, with ``Retry-After`` on a 429."""
+    response = JsonResponse({"detail": refused.detail[:1000]}, status=refused.status)
+    if refused.retry_after is not None:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
+
+
+def within_rate(domain: str, endpoint: str) -> None:
+    """Refuse (429) a shop past ``STOREFRONT_RATE`` on ``endpoint``."""
+    wait = throttle.retry_after(domain, endpoint)
+    if wait is not None:
+        raise Refused(429, f"Too many requests for {domain}: try again in {wait} s.", retry_after=wait)
 
 
 def with_cors(response: HttpResponse) -> HttpResponse:
@@ -238,13 +255,14 @@ class ExtensionRecommendations(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             session = self.session(request)
+            within_rate(session.shop, "extension")
             params = parameters(request)
             shop = installed_shop(session.shop)
             order = order_of(shop.store, params["order_id"], session)
             body = self.answer(request, shop, order, session, params)
         except Refused as refused:
             logger.info("Shopify extension request answered %s: %s", refused.status, refused.detail)
-            return error(refused.status, refused.detail)
+            return with_cors(refused_answer(refused))
         except Exception:  # the blocks read a detail only from an answer that carries the CORS headers
             logger.exception("The Shopify extension request for %s failed", request.GET.get("order_id", "")[:60])
             return error(500, "The recommendations could not be read; try again later.")

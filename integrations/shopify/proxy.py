@@ -40,7 +40,7 @@ from crosssell_plugin.models import Customer, Item
 from crosssell_plugin.surfaces import serve
 
 from . import auth, conf
-from .extension_views import LIMIT, Refused, installed_shop, shown_items
+from .extension_views import LIMIT, Refused, installed_shop, refused_answer, shown_items, within_rate
 from .models import ShopifyShop
 
 logger = logging.getLogger(__name__)
@@ -127,11 +127,12 @@ def recommendations(request: HttpRequest) -> HttpResponse:
             domain = verify(request.GET)
         except auth.InvalidShopifyRequest as err:
             raise Refused(401, str(err)) from None
+        within_rate(domain, "proxy")
         shop = installed_shop(domain)
         placement, recs, customer = _recommendations(shop, request.GET)
     except Refused as refused:
         logger.info("Shopify app proxy request answered %s: %s", refused.status, refused.detail)
-        return JsonResponse({"detail": refused.detail}, status=refused.status)
+        return refused_answer(refused)
     items = shown_items(request, shop, recs, placement, customer=customer)
     for item in items:
         del item["offer"]
