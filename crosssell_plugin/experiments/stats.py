@@ -6,7 +6,8 @@ Pure numpy/scipy, no Django: the caller loads the per-customer values, groups th
 (floats and ints are accepted too) and every interval comes back in ``Decimal``; the arithmetic
 in between is float64.
 
-- :func:`welch_ci`: difference of means, Welch-Satterthwaite degrees of freedom, Student t.
+- :func:`welch_ci`: difference of means, Welch-Satterthwaite degrees of freedom, Student t;
+  :func:`welch_from_moments` gives the same from counts, sums and sums of squares (the rollups).
 - :func:`bootstrap_ci`: percentile bootstrap of a difference (or a relative uplift) of means or
   of ratios of means, vectorised and deterministic given its seed.
 - :func:`proportion_ci`: difference of two rates (cross-sell rate, click-through rate) with
@@ -90,6 +91,37 @@ def welch_ci(treatment: Values, control: Values, confidence: float = 0.95) -> In
     _need(t, c, 2, "welch_ci")
     estimate, low, high, method = _welch(t, c, confidence)
     return _interval(estimate, low, high, len(t), len(c), method, confidence, "absolute")
+
+
+def welch_from_moments(
+    n_t: int,
+    sum_t: float | Decimal,
+    sumsq_t: float | Decimal,
+    n_c: int,
+    sum_c: float | Decimal,
+    sumsq_c: float | Decimal,
+    confidence: float = 0.95,
+) -> Interval:
+    """:func:`welch_ci` from each group's count, sum and sum of squares instead of its values.
+
+    What a daily rollup keeps (customers, revenue, the sum of the squared revenue per customer)
+    is enough for the same interval, without reading every customer again. Needs at least 2
+    units per group (:class:`InsufficientDataError`); a variance that rounding makes slightly
+    negative (a constant group) is taken as 0, which gives the zero-width interval of two
+    constant groups.
+    """
+    _check_confidence(confidence)
+    for name, n in (("treatment", n_t), ("control", n_c)):
+        if n < 0:
+            raise ValueError(f"{name}: the number of units must not be negative, got {n}")
+    if n_t < 2 or n_c < 2:
+        raise InsufficientDataError(
+            f"welch_from_moments needs at least 2 units per group (treatment has {n_t}, control has {n_c})"
+        )
+    mean_t, var_t = _moments(n_t, sum_t, sumsq_t, "treatment")
+    mean_c, var_c = _moments(n_c, sum_c, sumsq_c, "control")
+    estimate, low, high, method = _welch_from(mean_t, var_t, n_t, mean_c, var_c, n_c, confidence)
+    return _interval(estimate, low, high, n_t, n_c, method, confidence, "absolute")
 
 
 def bootstrap_ci(
@@ -249,6 +281,34 @@ def _welch(t: np.ndarray, c: np.ndarray, confidence: float) -> tuple[float, floa
         return estimate, estimate, estimate, "Welch t (both groups constant: zero-width interval)"
     ra, rb = a / (a + b), b / (a + b)  # Satterthwaite, scaled so tiny variances cannot underflow
     df = 1.0 / (ra * ra / (len(t) - 1) + rb * rb / (len(c) - 1))
+    q = float(_sps.t.ppf((1 + confidence) / 2, df))
+    return estimate, estimate - q * se, estimate + q * se, "Welch t"
+
+
+def _moments(n: int, total: float | Decimal, squares: float | Decimal, name: str) -> tuple[float, float]:
+    """Mean and sample variance (ddof=1) of ``n`` values from their sum and sum of squares."""
+    s, ss = float(total), float(squares)
+    if not (np.isfinite(s) and np.isfinite(ss)) or ss < 0:
+        raise ValueError(f"{name}: the sum and the sum of squares must be finite, the latter not negative")
+    mean = s / n
+    var = (ss - s * mean) / (n - 1)
+    # cancellation leaves a few ulps of the squares where the true variance is 0
+    if var <= 1e-12 * ss / n:
+        var = 0.0
+    return mean, var
+
+
+def _welch_from(
+    mean_t: float, var_t: float, n_t: int, mean_c: float, var_c: float, n_c: int, confidence: float
+) -> tuple[float, float, float, str]:
+    """:func:`_welch` from the groups' means and sample variances."""
+    estimate = float(mean_t - mean_c)
+    a, b = var_t / n_t, var_c / n_c
+    se = np.sqrt(a + b)
+    if se == 0.0:
+        return estimate, estimate, estimate, "Welch t (both groups constant: zero-width interval)"
+    ra, rb = a / (a + b), b / (a + b)
+    df = 1.0 / (ra * ra / (n_t - 1) + rb * rb / (n_c - 1))
     q = float(_sps.t.ppf((1 + confidence) / 2, df))
     return estimate, estimate - q * se, estimate + q * se, "Welch t"
 

@@ -407,3 +407,40 @@ def test_the_statistics_import_no_django() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- Welch from the rollups' moments ---------------------------------------------------------------
+
+
+def test_welch_from_moments_matches_welch_ci_over_the_values() -> None:
+    from crosssell_plugin.experiments.stats import welch_from_moments
+
+    rng = np.random.default_rng(7)
+    # revenue per customer: most bought nothing (0), a few bought something
+    t = np.where(rng.random(300) < 0.3, rng.gamma(2.0, 20.0, 300), 0.0).round(2)
+    c = np.where(rng.random(120) < 0.2, rng.gamma(2.0, 20.0, 120), 0.0).round(2)
+    from_values = welch_ci(t, c)
+    from_moments = welch_from_moments(len(t), t.sum(), (t * t).sum(), len(c), c.sum(), (c * c).sum())
+    assert (from_moments.n_treatment, from_moments.n_control) == (300, 120)
+    assert from_moments.method == from_values.method == "Welch t"
+    for name in ("estimate", "low", "high"):
+        assert abs(getattr(from_moments, name) - getattr(from_values, name)) <= Decimal("0.0002"), name
+    # Decimals as a rollup row stores them work the same
+    as_decimal = welch_from_moments(
+        len(t), Decimal(str(t.sum())), (t * t).sum(), len(c), Decimal(str(c.sum())), (c * c).sum()
+    )
+    assert abs(as_decimal.estimate - from_values.estimate) <= Decimal("0.0002")
+
+
+def test_welch_from_moments_of_constant_groups_and_too_few_units() -> None:
+    from crosssell_plugin.experiments.stats import welch_from_moments
+
+    flat = welch_from_moments(3, 15, 75, 4, 8, 16)  # [5, 5, 5] vs [2, 2, 2, 2]
+    assert flat.estimate == flat.low == flat.high == Decimal("3.0000")
+    assert "zero-width" in flat.method
+    with pytest.raises(InsufficientDataError, match="treatment has 1, control has 4"):
+        welch_from_moments(1, 5, 25, 4, 8, 16)
+    with pytest.raises(ValueError, match="must not be negative"):
+        welch_from_moments(-1, 5, 25, 4, 8, 16)
+    with pytest.raises(ValueError, match="confidence"):
+        welch_from_moments(3, 15, 75, 4, 8, 16, confidence=1.0)
