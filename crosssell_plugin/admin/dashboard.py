@@ -223,19 +223,20 @@ def _comparison(uplift: Any) -> dict[str, Any]:
     }
 
 
-def _chart(uplift: Any) -> dict[str, Any]:
-    daily = list(uplift.daily)
+def _chart(uplift: Any, since: date, until: date) -> dict[str, Any]:
+    """One point per day of the range (an empty day is a gap, not a zero)."""
+    points = {point.day: point for point in uplift.daily}
+    days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+    def series(name: str) -> list[float | None]:
+        return [_float(getattr(points[d], name)) if d in points else None for d in days]
+
     return {
         "currency": uplift.currency,
         "id": f"crosssell-chart-{uplift.currency.lower()}",
         "data_id": f"crosssell-chart-{uplift.currency.lower()}-data",
-        "labels": [point.day.isoformat() for point in daily],
-        "series": {
-            "treatment_aov": [_float(p.treatment_aov) for p in daily],
-            "holdout_aov": [_float(p.holdout_aov) for p in daily],
-            "treatment_rpc": [_float(p.treatment_rpc) for p in daily],
-            "holdout_rpc": [_float(p.holdout_rpc) for p in daily],
-        },
+        "labels": [d.isoformat() for d in days],
+        "series": {name: series(name) for name in ("treatment_aov", "holdout_aov", "treatment_rpc", "holdout_rpc")},
     }
 
 
@@ -334,8 +335,10 @@ def dashboard_context(
     dates = parse_range(params)
     built = reports.build(store, since=dates.since, until=dates.until)
     query = f"?since={dates.since:%Y-%m-%d}&until={dates.until:%Y-%m-%d}"
-    has_rows = bool(built.uplift or built.arms or built.funnel or built.placements or built.pairs)
-    charts = [_chart(u) for u in built.uplift if u.daily]
+    uplifts = [u for u in built.uplift if u.treatment.customers or u.holdout.customers]
+    arms_with_customers = [row for row in built.arms if row.figures.customers]
+    has_rows = bool(uplifts or arms_with_customers or built.funnel or built.placements or built.pairs)
+    charts = [_chart(u, dates.since, dates.until) for u in uplifts if u.daily]
     today = timezone.now().date()
     return {
         "store": store,
@@ -353,8 +356,8 @@ def dashboard_context(
         "as_of": built.as_of,
         "never_rolled_up": built.as_of is None,
         "has_rows": has_rows,
-        "headlines": [_headline(u) for u in built.uplift],
-        "comparisons": [_comparison(u) for u in built.uplift],
+        "headlines": [_headline(u) for u in uplifts],
+        "comparisons": [_comparison(u) for u in uplifts],
         "charts": charts,
         "funnel": _funnel(built.funnel),
         "arms": _arms(built.arms),
