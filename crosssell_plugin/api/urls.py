@@ -6,6 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView
 
 from . import inbox, views
+from .views import metrics
 
 app_name = "api"
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path(
         "customers/<path:email>/messages/<str:message_id>/read/", inbox.MarkMessageRead.as_view(), name="message-read"
     ),
+    path("metrics/", metrics.Metrics.as_view(), name="metrics"),
+    path("metrics/<str:table>.csv", metrics.MetricsTable.as_view(), name="metrics-table"),
     # schema=None: the schema document is not itself an operation of the API it describes
     path("schema/", SpectacularAPIView.as_view(schema=None), name="schema"),
     # anything else under the API (an id with a line break, say) is the API's JSON 404, not the site's page
