@@ -11,6 +11,9 @@ repeat-purchase probability ``base`` and a hidden response: a customer who was s
 thank-you block buys again each week with probability ``base + lift x match``, where ``match``
 is the share of the block's slots (4) holding an item of a liked category. Then:
 
+0. the shop's past: ``--history`` earlier customers (same kind of tastes, outside the cohort)
+   place one order each in the two weeks before, and the store's model is trained on them
+   (:func:`crosssell_plugin.recommend.training.train_store`), so the block is personalised;
 1. each customer's first order (1-3 lines of liked items, real prices) is recorded through
    :func:`crosssell_plugin.ingest.record_purchase`, the call every webhook and sync makes, at a
    simulated time (``time_machine``), so the purchase pipeline assigns them to the store's
@@ -189,6 +192,7 @@ def run_once(
     customers: int,
     weeks: int,
     lift: float,
+    history: int = 80,
     progress: Progress = _stderr,
     label: str = "",
 ) -> RunResult:
@@ -200,6 +204,7 @@ def run_once(
     from crosssell_plugin.experiments import assignment
     from crosssell_plugin.ingest import ensure_store, record_purchase, record_refund
     from crosssell_plugin.models import HOLDOUT_LAYER, Assignment, Impression
+    from crosssell_plugin.recommend.training import train_store
     from crosssell_plugin.surfaces import serve
 
     if customers < 20:
@@ -229,6 +234,13 @@ def run_once(
         person.expected_value = _expected_net_value(items, liked)
         people.append(person)
     people.sort(key=lambda p: p.first_at)
+    # the shop's past: earlier customers (same tastes, not in the simulated cohort) whose orders
+    # the store's model is trained on the day before the cohort's first orders
+    past = []
+    for i in range(history):
+        liked = tuple(str(c) for c in rng.choice(CATEGORIES, size=int(rng.integers(1, 3)), replace=False))
+        at = start - timedelta(days=12) + timedelta(seconds=int(rng.integers(0, 7 * 86400)))
+        past.append(SimCustomer(-1 - i, f"earlier{i}@sim.example", liked, 0.0, at))
 
     counter = {"orders": 0, "refunds": 0}
     refunds: list[tuple[datetime, str, Decimal]] = []
@@ -246,7 +258,7 @@ def run_once(
                     order_id=order_id,
                     occurred_at=at,
                     currency=CURRENCY,
-                    customer=CustomerData(email=person.email, first_name=f"Shopper {person.index}"),
+                    customer=CustomerData(email=person.email, first_name=f"Shopper {abs(person.index)}"),
                     lines=lines,
                 )
             ).order
@@ -260,6 +272,14 @@ def run_once(
     def match_of(shown: list[Any], liked: tuple[str, ...]) -> float:
         hits = sum(1 for rec in shown if set(rec.item.genres or ()) & set(liked))
         return hits / BLOCK_SLOTS
+
+    for person in sorted(past, key=lambda p: p.first_at):
+        purchase(person, person.first_at)
+    if past:
+        with time_machine.travel(start - timedelta(days=1), tick=False):
+            train_store(store)
+        recommend.clear_cache()
+        progress(f"{label}history: {len(past)} earlier orders, model trained")
 
     # week 0: the first orders, in time order (the assignment happens in the pipeline)
     for n, person in enumerate(people, 1):
@@ -306,10 +326,10 @@ def run_once(
     true_rpc, true_rate = float(np.mean(tau_rpc)), float(np.mean(tau_rate))
 
     method, rpc, rate = _measure(store, window_days, start)
-    direct_rpc, _ = direct_measurement(store, window_days)
+    direct_rpc, _ = direct_measurement(store, window_days, since=start)
     arms = dict(
         Assignment.objects.for_store(store)
-        .filter(experiment__layer=HOLDOUT_LAYER)
+        .filter(experiment__layer=HOLDOUT_LAYER, assigned_at__gte=start)
         .values_list("customer_id", "arm__holdout")
     )
     treated = [p.match for p in people if not arms.get(p.customer_pk, False)]
@@ -344,16 +364,16 @@ def _measure(store: Any, window_days: int, start: datetime) -> tuple[str, Any, A
         report = rollup = None  # type: ignore[assignment]
     if report is not None and rollup is not None and hasattr(rollup, "run") and hasattr(report, "build"):
         rollup.run(store)
-        built = report.build(store, since=start.date() - timedelta(days=1))
+        built = report.build(store, since=start.date())  # the cohort's days, not the earlier customers'
         uplift = next((u for u in built.uplift if u.currency == store.currency), None)
         if uplift is not None and uplift.revenue_per_customer is not None and uplift.cross_sell_rate is not None:
             return "rollup+report", uplift.revenue_per_customer, uplift.cross_sell_rate
         raise RuntimeError(f"the report of store {store} has no revenue-per-customer uplift in {store.currency}")
-    return ("orders+welch", *direct_measurement(store, window_days))
+    return ("orders+welch", *direct_measurement(store, window_days, since=start))
 
 
-def direct_measurement(store: Any, window_days: int) -> tuple[Any, Any]:
-    """Each assigned customer's net revenue (total - refunded) of their further orders in the
+def direct_measurement(store: Any, window_days: int, *, since: datetime) -> tuple[Any, Any]:
+    """Each customer assigned since ``since``: their net revenue (total - refunded) of their further orders in the
     store's currency within ``window_days`` after their trigger order, treatment against holdout
     with Welch's interval; the cross-sell rate (at least one further order) with Newcombe's."""
     from crosssell_plugin.experiments.stats import proportion_ci, welch_ci
@@ -361,7 +381,7 @@ def direct_measurement(store: Any, window_days: int) -> tuple[Any, Any]:
 
     rows = (
         Assignment.objects.for_store(store)
-        .filter(experiment__layer=HOLDOUT_LAYER)
+        .filter(experiment__layer=HOLDOUT_LAYER, assigned_at__gte=since)
         .values_list("customer_id", "arm__holdout", "trigger_order__placed_at", "assigned_at")
     )
     starts = {customer: (held, trigger_at or assigned_at) for customer, held, trigger_at, assigned_at in rows}
@@ -474,6 +494,7 @@ def simulate(
     seed: int,
     lift: float,
     bandit_weeks: int,
+    history: int = 80,
     exposures_per_week: int = 2000,
     progress: Progress = _stderr,
 ) -> Summary:
@@ -487,6 +508,7 @@ def simulate(
             "runs": runs,
             "seed": seed,
             "lift": lift,
+            "history": history,
             "holdout_share": _holdout_share(),
             "bandit_weeks": bandit_weeks,
             "bandit_exposures_per_week": exposures_per_week,
@@ -496,7 +518,9 @@ def simulate(
     results = []
     for r in range(runs):
         label = f"run {r + 1}/{runs}: "
-        result = run_once(seed + r, customers=customers, weeks=weeks, lift=lift, progress=progress, label=label)
+        result = run_once(
+            seed + r, customers=customers, weeks=weeks, lift=lift, history=history, progress=progress, label=label
+        )
         results.append(result)
         progress(
             f"{label}true {result.true_rpc_uplift:.2f}, measured {result.measured_rpc_uplift:.2f} "
@@ -595,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--lift", type=float, default=0.15, help="weekly purchase probability added at a full match")
+    parser.add_argument("--history", type=int, default=80, help="earlier customers the model is trained on")
     parser.add_argument("--bandit-weeks", type=int, default=12)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--json", dest="json_path", default="")
@@ -614,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             runs=args.runs,
             seed=args.seed,
             lift=args.lift,
+            history=args.history,
             bandit_weeks=args.bandit_weeks,
         )
         summary.config["database"] = vendor
