@@ -170,9 +170,11 @@ def _headline(uplift: Any) -> dict[str, Any]:
         interval = f"(95 % interval {signed_money(rpc.low, currency)} to {signed_money(rpc.high, currency)})"
     incremental = None
     if uplift.incremental_revenue is not None and rpc is not None:
+        total, customers = uplift.incremental_revenue, uplift.treatment.customers
+        more_or_less = "of extra revenue" if total >= 0 else "less revenue"
         incremental = (
-            f"In total about {signed_money(uplift.incremental_revenue, currency)} over "
-            f"{uplift.treatment.customers} customers who were offered cross-sell."
+            f"In total about {format_price(abs(total), currency)} {more_or_less} from the {customers} customers "
+            "who got cross-sell, compared with what they would have spent without it."
         )
     return {
         "currency": currency,
@@ -191,10 +193,10 @@ def _comparison(uplift: Any) -> dict[str, Any]:
         if interval is None:
             return "not enough data"
         if rate:
-            points = lambda v: f"{float(v) * 100:+.1f} pt"  # noqa: E731
-            return f"{points(interval.estimate)} (95 %: {points(interval.low)} to {points(interval.high)})"
+            points = lambda v: f"{float(v) * 100:+.1f} points"  # noqa: E731
+            return f"{points(interval.estimate)} ({points(interval.low)} to {points(interval.high)})"
         return (
-            f"{signed_money(interval.estimate, currency)} (95 %: {signed_money(interval.low, currency)} "
+            f"{signed_money(interval.estimate, currency)} ({signed_money(interval.low, currency)} "
             f"to {signed_money(interval.high, currency)})"
         )
 
@@ -213,7 +215,7 @@ def _comparison(uplift: Any) -> dict[str, Any]:
             money(h.revenue_per_customer, currency),
             diff(uplift.revenue_per_customer),
         ),
-        ("Further orders", str(t.orders), str(h.orders), ""),
+        ("Orders after their first", str(t.orders), str(h.orders), ""),
         ("Revenue (after refunds)", money(t.revenue, currency), money(h.revenue, currency), ""),
         ("Refunded", money(t.refunded, currency), money(h.refunded, currency), ""),
     ]
@@ -272,11 +274,12 @@ def _arms(rows: Iterable[Any]) -> list[dict[str, Any]]:
         posterior = DASH
         if row.posterior_mean is not None:
             low, high = percent(row.posterior_low), percent(row.posterior_high)
-            posterior = f"{percent(row.posterior_mean)} (95 %: {low} to {high})"
+            posterior = f"{percent(row.posterior_mean)} ({low} to {high})"
         out.append(
             {
                 "experiment": row.experiment,
                 "kind": row.kind,
+                "kind_label": {"split": "A/B test", "bandit": "self-adjusting test"}.get(row.kind, row.kind),
                 "status": row.status,
                 "arm": row.arm,
                 "holdout": row.holdout,
