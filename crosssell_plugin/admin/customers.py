@@ -44,7 +44,7 @@ class TimelineEvent:
     label: str
     details: str
     url: str = ""
-    #: orders events of the same instant: an order before what it caused
+    #: orders events of the same instant: an order before what it caused (an assignment, a refund...)
     rank: int = 0
     pk: int = 0
 
@@ -91,7 +91,7 @@ def _refund_events(customer: Customer, limit: int) -> list[TimelineEvent]:
             f"Refund on order #{refund.order.external_id}",
             format_price(refund.amount, refund.currency) + (f": {refund.reason}" if refund.reason else ""),
             _admin_url(refund),
-            1,
+            2,
             refund.pk,
         )
         for refund in refunds[: limit + 1]
@@ -114,7 +114,7 @@ def _impression_events(customer: Customer, limit: int) -> list[TimelineEvent]:
             details += f", in the follow-up “{impression.message.step.name}”"
         events.append(
             TimelineEvent(
-                impression.created_at, "impression", "Shown", details, _admin_url(impression), 2, impression.pk
+                impression.created_at, "impression", "Shown", details, _admin_url(impression), 4, impression.pk
             )
         )
     return events
@@ -134,7 +134,7 @@ def _click_events(customer: Customer, limit: int) -> list[TimelineEvent]:
             "Clicked",
             f"{click.impression.item.title} at {click.impression.placement}",
             _admin_url(click),
-            3,
+            5,
             click.pk,
         )
         for click in clicks[: limit + 1]
@@ -160,7 +160,7 @@ def _message_events(customer: Customer, limit: int) -> list[TimelineEvent]:
         elif message.last_error:
             details += f": {message.last_error[:200]}"
         at = message.sent_at or message.due_at
-        events.append(TimelineEvent(at, "message", "Follow-up", details, _admin_url(message), 4, message.pk))
+        events.append(TimelineEvent(at, "message", "Follow-up", details, _admin_url(message), 3, message.pk))
     return events
 
 
@@ -180,7 +180,7 @@ def _conversion_events(customer: Customer, limit: int) -> list[TimelineEvent]:
         )
         url = _admin_url(conversion)
         label = "Bought a recommendation"
-        events.append(TimelineEvent(conversion.created_at, "conversion", label, details, url, 5, conversion.pk))
+        events.append(TimelineEvent(conversion.created_at, "conversion", label, details, url, 6, conversion.pk))
     return events
 
 
@@ -201,7 +201,7 @@ def customer_timeline(customer: Customer, limit: int = TIMELINE_LIMIT) -> Timeli
             f"Arm “{a.arm.name}” of the experiment “{a.experiment.name}”"
             + (" (no cross-sell)" if a.arm.holdout else ""),
             _admin_url(a),
-            0,
+            1,  # assigned at the purchase: after it
             a.pk,
         )
         for a in assignments[: limit + 1]
