@@ -318,7 +318,7 @@ SETTINGS: dict[str, Setting] = {
     "VERDICT_MIN_CUSTOMERS": Setting(
         default=200,
         doc="Customers needed in each of treatment and holdout before the dashboard gives a verdict on the "
-        "uplift; below it says \"not enough data yet\".",
+        'uplift; below it says "not enough data yet".',
         validate=_int_between(2, 10_000_000),
         hint='Use a whole number of customers such as "VERDICT_MIN_CUSTOMERS": 200.',
     ),
