@@ -173,4 +173,7 @@ def test_every_answer_is_documented_and_no_input_is_a_server_error(
         else:
             # any string is a token to the schema, but only our signatures are valid ones: a documented 400
             excluded.append(positive_data_acceptance)
+    if operation in ("metrics", "metrics_table"):
+        # since <= until <= today ties two parameters and the clock, which the schema cannot say: a documented 400
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(headers={"Authorization": f"Bearer {shop.key}"}, excluded_checks=excluded)
